@@ -1,0 +1,68 @@
+//! Why a volume did not open: one line that says what is wrong, with the file's path last.
+
+use std::path::{Path, PathBuf};
+
+/// A volume that could not be opened, and the file to blame (for a DICOM folder, the file inside
+/// it that is at fault).
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}: {}", path.display())]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub kind: ErrorKind,
+}
+
+impl LoadError {
+    pub fn new(path: &Path, kind: ErrorKind) -> LoadError {
+        LoadError {
+            path: path.to_path_buf(),
+            kind,
+        }
+    }
+}
+
+/// What went wrong, without the path.
+#[derive(Debug, thiserror::Error)]
+pub enum ErrorKind {
+    #[error("cannot read the file ({0})")]
+    Io(#[from] std::io::Error),
+    /// The header or the data is malformed.
+    #[error("invalid volume: {0}")]
+    Invalid(String),
+    /// The header describes more voxel data than the file holds.
+    #[error(
+        "the file is truncated or its header is wrong: {needed} bytes of voxel data are needed \
+         but {available} are there"
+    )]
+    Truncated { needed: u64, available: u64 },
+    /// A compressed file claims more data than its compressed size can possibly hold.
+    #[error(
+        "the header claims {needed} bytes of voxel data, but {compressed} compressed bytes can \
+         hold at most {limit}: the header is wrong or the file is truncated"
+    )]
+    ImpossibleClaim {
+        needed: u64,
+        compressed: u64,
+        limit: u64,
+    },
+    #[error("the compressed voxel data is corrupt ({0})")]
+    Corrupt(String),
+    #[error("not enough memory for {0} bytes of voxel data")]
+    OutOfMemory(u64),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error(
+        "unrecognised file format (gradvol reads .nrrd, .nhdr, .nii, .nii.gz, .mha, .mhd, DICOM \
+         files and folders, and headerless data with --raw-dims and --raw-type)"
+    )]
+    Unrecognised,
+}
+
+impl ErrorKind {
+    pub fn invalid(reason: impl Into<String>) -> ErrorKind {
+        ErrorKind::Invalid(reason.into())
+    }
+
+    pub fn unsupported(what: impl Into<String>) -> ErrorKind {
+        ErrorKind::Unsupported(what.into())
+    }
+}

@@ -1,0 +1,350 @@
+//! The volume model (a 3-D scalar grid and where it sits in patient space) and the loader that
+//! opens every supported format into it.
+//!
+//! Every command opens volumes through [`load`]. Each format has a module of its own; they share
+//! the bounded payload reader in [`payload`], so no reader allocates what a header merely claims.
+
+mod dicom;
+mod error;
+mod metaimage;
+mod nifti;
+mod nrrd;
+mod payload;
+mod raw;
+mod voxels;
+
+use std::path::Path;
+
+use glam::{DMat3, DMat4, DVec3, DVec4};
+use serde::Serialize;
+
+pub use error::{ErrorKind, LoadError};
+pub use raw::RawSpec;
+pub use voxels::{DType, Endian, Scalar, VoxelData, finite_range};
+
+/// No volume may have more voxels than this (2^34, 16 Gi voxels), whatever its header says.
+pub const MAX_VOXELS: u64 = 1 << 34;
+
+/// The anatomical frame world coordinates are expressed in.
+///
+/// LPS (x to the patient's left, y posterior, z superior) is DICOM's, ITK's and MetaImage's;
+/// RAS is NIfTI's. NRRD files name theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Space {
+    #[serde(rename = "LPS")]
+    Lps,
+    #[serde(rename = "RAS")]
+    Ras,
+}
+
+impl Space {
+    pub fn name(self) -> &'static str {
+        match self {
+            Space::Lps => "LPS",
+            Space::Ras => "RAS",
+        }
+    }
+
+    /// The matrix that maps points of `self` into `to` (a flip of x and y, or the identity).
+    pub fn to_space(self, to: Space) -> DMat4 {
+        if self == to {
+            DMat4::IDENTITY
+        } else {
+            DMat4::from_diagonal(DVec4::new(-1.0, -1.0, 1.0, 1.0))
+        }
+    }
+}
+
+/// The file format a volume came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Nrrd,
+    Nifti,
+    MetaImage,
+    Dicom,
+    Raw,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Nrrd => "NRRD",
+            Format::Nifti => "NIfTI",
+            Format::MetaImage => "MetaImage",
+            Format::Dicom => "DICOM",
+            Format::Raw => "raw",
+        }
+    }
+}
+
+/// A scalar volume: voxels on a regular grid and the affine map from voxel indices to
+/// millimetres in an anatomical space.
+#[derive(Debug, Clone)]
+pub struct Volume {
+    /// Voxels along x, y and z (x fastest in [`Volume::data`]).
+    pub dims: [usize; 3],
+    /// Distance between voxel centres along each axis, in mm (always positive: flips live in
+    /// `world_from_voxel`).
+    pub spacing: [f64; 3],
+    /// Maps a voxel index (i, j, k, 1) to a point in `space`, in mm. Its upper-left 3x3 holds
+    /// one column per voxel axis: the axis direction times its spacing.
+    pub world_from_voxel: DMat4,
+    pub space: Space,
+    pub data: VoxelData,
+    /// Minimum and maximum finite value.
+    pub range: [f64; 2],
+    pub format: Format,
+    /// Things the loader did that a user should know (a 4-D file cut to its first volume, ...).
+    pub notes: Vec<String>,
+}
+
+impl Volume {
+    /// Builds a volume from its geometry: `axes` holds one direction per voxel axis as a column
+    /// (normalised here), `origin` is the centre of voxel (0, 0, 0).
+    pub fn from_geometry(
+        dims: [usize; 3],
+        spacing: [f64; 3],
+        axes: DMat3,
+        origin: DVec3,
+        space: Space,
+        data: VoxelData,
+        format: Format,
+    ) -> Result<Volume, ErrorKind> {
+        let count = voxel_count(dims)?;
+        if data.len() as u64 != count {
+            return Err(ErrorKind::invalid(format!(
+                "{} voxels were read but the dimensions {}x{}x{} need {count}",
+                data.len(),
+                dims[0],
+                dims[1],
+                dims[2]
+            )));
+        }
+        if let Some(s) = spacing.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+            return Err(ErrorKind::invalid(format!(
+                "voxel spacing must be positive and finite, found {s}"
+            )));
+        }
+        let cols = [axes.x_axis, axes.y_axis, axes.z_axis];
+        if cols.iter().any(|c| !c.is_finite() || c.length() < 1e-12) || !origin.is_finite() {
+            return Err(ErrorKind::invalid(
+                "the axis directions or origin are zero, infinite or NaN",
+            ));
+        }
+        let unit = DMat3::from_cols(
+            cols[0].normalize(),
+            cols[1].normalize(),
+            cols[2].normalize(),
+        );
+        if unit.determinant().abs() < 1e-6 {
+            return Err(ErrorKind::invalid(
+                "the axis directions are parallel: the grid has no volume",
+            ));
+        }
+        let linear = unit * DMat3::from_diagonal(DVec3::from(spacing));
+        let world_from_voxel = DMat4::from_cols(
+            linear.x_axis.extend(0.0),
+            linear.y_axis.extend(0.0),
+            linear.z_axis.extend(0.0),
+            origin.extend(1.0),
+        );
+        let mut notes = Vec::new();
+        let range = data.range().unwrap_or_else(|| {
+            notes.push("the volume holds no finite value".to_owned());
+            [0.0, 0.0]
+        });
+        Ok(Volume {
+            dims,
+            spacing,
+            world_from_voxel,
+            space,
+            data,
+            range,
+            format,
+            notes,
+        })
+    }
+
+    pub fn voxel_count(&self) -> usize {
+        self.dims[0] * self.dims[1] * self.dims[2]
+    }
+
+    /// Flat index of voxel (x, y, z).
+    pub fn index(&self, x: usize, y: usize, z: usize) -> usize {
+        x + self.dims[0] * (y + self.dims[1] * z)
+    }
+
+    /// Unit direction of each voxel axis in world space, as columns.
+    pub fn directions(&self) -> DMat3 {
+        let m = DMat3::from_mat4(self.world_from_voxel);
+        DMat3::from_cols(
+            m.x_axis / self.spacing[0],
+            m.y_axis / self.spacing[1],
+            m.z_axis / self.spacing[2],
+        )
+    }
+
+    /// World position of voxel (0, 0, 0).
+    pub fn origin(&self) -> DVec3 {
+        self.world_from_voxel.w_axis.truncate()
+    }
+
+    /// `world_from_voxel` expressed in another anatomical space.
+    pub fn world_from_voxel_in(&self, space: Space) -> DMat4 {
+        self.space.to_space(space) * self.world_from_voxel
+    }
+
+    /// The summary `gradvol info --json` prints.
+    pub fn info(&self, path: &Path) -> VolumeInfo {
+        let rows = |m: DMat4| -> [[f64; 4]; 4] { m.transpose().to_cols_array_2d() };
+        let dirs = self.directions().transpose().to_cols_array_2d();
+        VolumeInfo {
+            path: path.display().to_string(),
+            format: self.format,
+            dims: self.dims,
+            spacing: self.spacing,
+            world_from_voxel: rows(self.world_from_voxel),
+            space: self.space,
+            origin: self.origin().to_array(),
+            directions: dirs,
+            dtype: self.data.dtype(),
+            range: self.range,
+            voxels: self.voxel_count() as u64,
+            bytes: self.data.as_bytes().len() as u64,
+            extent_mm: std::array::from_fn(|i| self.spacing[i] * self.dims[i] as f64),
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+/// What `gradvol info --json` prints: scripts and tests rely on these names.
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeInfo {
+    pub path: String,
+    pub format: Format,
+    pub dims: [usize; 3],
+    pub spacing: [f64; 3],
+    /// Row-major 4x4: `world_from_voxel[row][col]`.
+    pub world_from_voxel: [[f64; 4]; 4],
+    pub space: Space,
+    pub origin: [f64; 3],
+    /// Row-major 3x3 whose columns are the unit directions of the voxel axes.
+    pub directions: [[f64; 3]; 3],
+    pub dtype: DType,
+    pub range: [f64; 2],
+    pub voxels: u64,
+    pub bytes: u64,
+    /// Size of the grid in mm along each voxel axis (dims x spacing).
+    pub extent_mm: [f64; 3],
+    pub notes: Vec<String>,
+}
+
+/// Checks dimensions and returns the voxel count, refusing zero sizes and absurd claims.
+pub fn voxel_count(dims: [usize; 3]) -> Result<u64, ErrorKind> {
+    if dims.contains(&0) {
+        return Err(ErrorKind::invalid(format!(
+            "dimensions {}x{}x{} contain a zero",
+            dims[0], dims[1], dims[2]
+        )));
+    }
+    dims.iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d as u64))
+        .filter(|&n| n <= MAX_VOXELS)
+        .ok_or_else(|| {
+            ErrorKind::invalid(format!(
+                "dimensions {}x{}x{} exceed the limit of {MAX_VOXELS} voxels",
+                dims[0], dims[1], dims[2]
+            ))
+        })
+}
+
+/// Reports progress while a volume loads: `(bytes done, bytes in all)`.
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+/// How to open a volume.
+#[derive(Default, Clone, Copy)]
+pub struct LoadOptions<'a> {
+    /// Read the file as headerless raw voxels with this layout.
+    pub raw: Option<&'a RawSpec>,
+    pub progress: Option<Progress<'a>>,
+}
+
+impl std::fmt::Debug for LoadOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadOptions")
+            .field("raw", &self.raw)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl LoadOptions<'_> {
+    pub(crate) fn report(&self, done: u64, total: u64) {
+        if let Some(p) = self.progress {
+            p(done, total);
+        }
+    }
+}
+
+/// Opens the volume at `path`: a file in any supported format, or a folder holding one DICOM
+/// series. The format comes from the name and, failing that, from the file's first bytes.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<Volume, LoadError> {
+    let at = |kind| LoadError::new(path, kind);
+    if let Some(spec) = options.raw {
+        return raw::load(path, spec, options).map_err(at);
+    }
+    let meta = std::fs::metadata(path).map_err(|e| at(ErrorKind::Io(e)))?;
+    if meta.is_dir() {
+        return dicom::load_folder(path, options);
+    }
+    if meta.len() == 0 {
+        return Err(at(ErrorKind::invalid("the file is empty")));
+    }
+    match detect(path).map_err(at)? {
+        Format::Nrrd => nrrd::load(path, options).map_err(at),
+        Format::Nifti => nifti::load(path, options).map_err(at),
+        Format::MetaImage => metaimage::load(path, options).map_err(at),
+        Format::Dicom => dicom::load_file(path, options),
+        Format::Raw => Err(at(ErrorKind::Unrecognised)),
+    }
+}
+
+/// Decides a file's format from its name, then from its first bytes.
+fn detect(path: &Path) -> Result<Format, ErrorKind> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let by_name = [
+        (".nrrd", Format::Nrrd),
+        (".nhdr", Format::Nrrd),
+        (".nii", Format::Nifti),
+        (".nii.gz", Format::Nifti),
+        (".mha", Format::MetaImage),
+        (".mhd", Format::MetaImage),
+        (".dcm", Format::Dicom),
+    ];
+    if let Some((_, f)) = by_name.iter().find(|(ext, _)| name.ends_with(ext)) {
+        return Ok(*f);
+    }
+    let mut head = Vec::with_capacity(352);
+    use std::io::Read;
+    std::fs::File::open(path)?
+        .take(352)
+        .read_to_end(&mut head)?;
+    if head.starts_with(b"NRRD000") {
+        return Ok(Format::Nrrd);
+    }
+    if head.len() >= 132 && &head[128..132] == b"DICM" {
+        return Ok(Format::Dicom);
+    }
+    if nifti::looks_like_nifti(&head) || head.starts_with(&[0x1f, 0x8b]) {
+        return Ok(Format::Nifti);
+    }
+    let text = String::from_utf8_lossy(&head);
+    if text.starts_with("ObjectType") || text.starts_with("NDims") {
+        return Ok(Format::MetaImage);
+    }
+    Err(ErrorKind::Unrecognised)
+}

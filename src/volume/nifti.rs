@@ -1,0 +1,324 @@
+//! NIfTI-1 (`.nii`, `.nii.gz`, and `.hdr` + `.img` pairs), either byte order, sform or qform,
+//! `scl_slope`/`scl_inter`, spatial units; 4-D files open their first volume.
+//!
+//! The header is parsed by the `nifti` crate; the voxels go through the shared bounded reader,
+//! so a header's claim is checked against the file before anything is allocated.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+use glam::{DMat3, DVec3};
+use nifti::{Endianness, NiftiHeader};
+
+use super::payload::{Compression, Payload};
+use super::{DType, Endian, ErrorKind, Format, LoadOptions, Space, Volume, voxel_count};
+
+/// True when `head` (a file's first bytes, not decompressed) starts like a NIfTI-1 or NIfTI-2
+/// header in either byte order.
+pub(super) fn looks_like_nifti(head: &[u8]) -> bool {
+    nifti_version(head).is_some()
+}
+
+fn nifti_version(head: &[u8]) -> Option<u8> {
+    if head.len() < 4 {
+        return None;
+    }
+    let size_le = i32::from_le_bytes(head[..4].try_into().ok()?);
+    let size_be = i32::from_be_bytes(head[..4].try_into().ok()?);
+    let is = |n| size_le == n || size_be == n;
+    if is(348) && head.len() >= 348 && matches!(&head[344..348], b"n+1\0" | b"ni1\0") {
+        Some(1)
+    } else if is(540) && head.len() >= 8 && matches!(&head[4..8], b"n+2\0" | b"ni2\0") {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+fn invalid(reason: impl Into<String>) -> ErrorKind {
+    ErrorKind::invalid(format!("NIfTI header: {}", reason.into()))
+}
+
+pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKind> {
+    let gzipped = is_gzip(path)?;
+    let header = read_header(path, gzipped)?;
+    let mut notes = Vec::new();
+
+    let ndim = header.dim[0] as i16;
+    if !(1..=7).contains(&ndim) {
+        return Err(invalid(format!("dim[0] = {ndim} is not between 1 and 7")));
+    }
+    let mut dims = [1usize; 3];
+    for (k, d) in dims.iter_mut().enumerate().take((ndim as usize).min(3)) {
+        let v = header.dim[k + 1] as i16; // stored as int16 in the file
+        if v < 1 {
+            return Err(invalid(format!(
+                "dim[{}] = {v} is not a positive size",
+                k + 1
+            )));
+        }
+        *d = v as usize;
+    }
+    let extra: u64 = (4..=ndim as usize)
+        .map(|k| (header.dim[k] as i16).max(1) as u64)
+        .product();
+    if extra > 1 {
+        notes.push(format!(
+            "the file holds {extra} volumes; the first is shown"
+        ));
+    }
+    let count = voxel_count(dims)?;
+    let dtype = match header.datatype {
+        2 => DType::Uint8,
+        4 => DType::Int16,
+        8 => DType::Int32,
+        16 => DType::Float,
+        64 => DType::Double,
+        256 => DType::Int8,
+        512 => DType::Uint16,
+        768 => DType::Uint32,
+        32 | 1792 | 2048 => return Err(ErrorKind::unsupported("complex-valued NIfTI voxels")),
+        128 | 2304 => return Err(ErrorKind::unsupported("RGB NIfTI voxels")),
+        1024 | 1280 => return Err(ErrorKind::unsupported("64-bit integer NIfTI voxels")),
+        other => return Err(invalid(format!("unknown datatype code {other}"))),
+    };
+
+    let vox_offset = header.vox_offset;
+    if !vox_offset.is_finite() || vox_offset < 0.0 {
+        return Err(invalid(format!(
+            "vox_offset {vox_offset} is not a byte offset"
+        )));
+    }
+    let vox_offset = vox_offset as u64;
+    let single_file = &header.magic == b"n+1\0";
+    let (data_path, compression, offset, skip) = if single_file {
+        if vox_offset < 348 {
+            return Err(invalid(format!(
+                "vox_offset {vox_offset} points into the header"
+            )));
+        }
+        if gzipped {
+            (path.to_path_buf(), Compression::Gzip, 0, vox_offset)
+        } else {
+            (path.to_path_buf(), Compression::None, vox_offset, 0)
+        }
+    } else {
+        let img = image_file_of_pair(path)?;
+        let gz = is_gzip(&img)?;
+        match gz {
+            true => (img, Compression::Gzip, 0, vox_offset),
+            false => (img, Compression::None, vox_offset, 0),
+        }
+    };
+    let data = Payload {
+        path: &data_path,
+        offset,
+        from_end: false,
+        compression,
+        skip,
+        dtype,
+        endian: match header.endianness {
+            Endianness::Little => Endian::Little,
+            Endianness::Big => Endian::Big,
+        },
+        count,
+    }
+    .read(options)?;
+
+    let slope = header.scl_slope as f64;
+    let inter = header.scl_inter as f64;
+    let data = if slope != 0.0 && slope.is_finite() && inter.is_finite() {
+        if (slope, inter) != (1.0, 0.0) {
+            notes.push(format!(
+                "values rescaled by scl_slope {slope} and scl_inter {inter}"
+            ));
+        }
+        data.rescale(slope, inter)
+    } else {
+        data
+    };
+
+    let (axes_scaled, origin) = world_axes(&header, &mut notes)?;
+    let unit_scale = spatial_unit_scale(header.xyzt_units, &mut notes);
+    let axes_scaled = axes_scaled * unit_scale;
+    let origin = origin * unit_scale;
+    let spacing = [
+        axes_scaled.x_axis.length(),
+        axes_scaled.y_axis.length(),
+        axes_scaled.z_axis.length(),
+    ];
+    let mut volume = Volume::from_geometry(
+        dims,
+        spacing,
+        axes_scaled,
+        origin,
+        Space::Ras,
+        data,
+        Format::Nifti,
+    )?;
+    volume.notes.extend(notes);
+    Ok(volume)
+}
+
+fn is_gzip(path: &Path) -> Result<bool, ErrorKind> {
+    let mut magic = [0u8; 2];
+    let n = File::open(path)?.take(2).read(&mut magic)?;
+    Ok(n == 2 && magic == [0x1f, 0x8b])
+}
+
+fn read_header(path: &Path, gzipped: bool) -> Result<NiftiHeader, ErrorKind> {
+    let file = File::open(path)?;
+    let mut head = Vec::with_capacity(348);
+    if gzipped {
+        MultiGzDecoder::new(file)
+            .take(348)
+            .read_to_end(&mut head)
+            .map_err(|e| ErrorKind::Corrupt(e.to_string()))?;
+    } else {
+        file.take(348).read_to_end(&mut head)?;
+    }
+    match nifti_version(&head) {
+        Some(1) => {}
+        Some(_) => {
+            return Err(ErrorKind::unsupported(
+                "NIfTI-2 (the nifti crate reads NIfTI-1; convert with nibabel or 3D Slicer)",
+            ));
+        }
+        None if head.len() < 348 => {
+            return Err(ErrorKind::Truncated {
+                needed: 348,
+                available: head.len() as u64,
+            });
+        }
+        None => {
+            return Err(invalid(
+                "not a NIfTI-1 file (no sizeof_hdr 348 and magic n+1/ni1)",
+            ));
+        }
+    }
+    NiftiHeader::from_reader(std::io::Cursor::new(head)).map_err(|e| invalid(e.to_string()))
+}
+
+/// The `.img` (or `.img.gz`) beside a `.hdr`.
+fn image_file_of_pair(path: &Path) -> Result<PathBuf, ErrorKind> {
+    let name = path.to_string_lossy();
+    let candidates = if let Some(stem) = name.strip_suffix(".hdr.gz") {
+        vec![format!("{stem}.img.gz"), format!("{stem}.img")]
+    } else if let Some(stem) = name.strip_suffix(".hdr") {
+        vec![format!("{stem}.img"), format!("{stem}.img.gz")]
+    } else {
+        vec![]
+    };
+    candidates
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .ok_or_else(|| invalid("a header-only NIfTI (.hdr) needs its .img file beside it"))
+}
+
+/// Columns = voxel axis times spacing, and the origin, in RAS mm (before unit scaling).
+fn world_axes(h: &NiftiHeader, notes: &mut Vec<String>) -> Result<(DMat3, DVec3), ErrorKind> {
+    let pixdim = |i: usize| {
+        let p = h.pixdim[i] as f64;
+        if p.is_finite() && p != 0.0 {
+            p.abs()
+        } else {
+            1.0
+        }
+    };
+    if h.sform_code > 0 {
+        let r = [h.srow_x, h.srow_y, h.srow_z].map(|row| row.map(f64::from));
+        let axes = DMat3::from_cols(
+            DVec3::new(r[0][0], r[1][0], r[2][0]),
+            DVec3::new(r[0][1], r[1][1], r[2][1]),
+            DVec3::new(r[0][2], r[1][2], r[2][2]),
+        );
+        return Ok((axes, DVec3::new(r[0][3], r[1][3], r[2][3])));
+    }
+    if h.qform_code > 0 {
+        let (b, c, d) = (h.quatern_b as f64, h.quatern_c as f64, h.quatern_d as f64);
+        let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
+        let rot = DMat3::from_cols(
+            DVec3::new(
+                a * a + b * b - c * c - d * d,
+                2.0 * (b * c + a * d),
+                2.0 * (b * d - a * c),
+            ),
+            DVec3::new(
+                2.0 * (b * c - a * d),
+                a * a + c * c - b * b - d * d,
+                2.0 * (c * d + a * b),
+            ),
+            DVec3::new(
+                2.0 * (b * d + a * c),
+                2.0 * (c * d - a * b),
+                a * a + d * d - b * b - c * c,
+            ),
+        );
+        let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
+        let scale = DMat3::from_diagonal(DVec3::new(pixdim(1), pixdim(2), qfac * pixdim(3)));
+        let origin = DVec3::new(h.quatern_x as f64, h.quatern_y as f64, h.quatern_z as f64);
+        return Ok((rot * scale, origin));
+    }
+    notes.push("neither sform nor qform is set; the grid is axis-aligned at the origin".into());
+    Ok((
+        DMat3::from_diagonal(DVec3::new(pixdim(1), pixdim(2), pixdim(3))),
+        DVec3::ZERO,
+    ))
+}
+
+/// Factor from the file's spatial unit to mm.
+fn spatial_unit_scale(xyzt_units: u8, notes: &mut Vec<String>) -> f64 {
+    match xyzt_units & 0x07 {
+        1 => {
+            notes.push("the file's unit is metres; converted to mm".into());
+            1000.0
+        }
+        3 => {
+            notes.push("the file's unit is micrometres; converted to mm".into());
+            0.001
+        }
+        _ => 1.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qform_identity_quaternion_is_axis_aligned() {
+        let mut h = NiftiHeader {
+            qform_code: 1,
+            sform_code: 0,
+            ..Default::default()
+        };
+        h.pixdim = [1.0, 2.0, 3.0, 4.0, 1.0, 1.0, 1.0, 1.0];
+        h.quatern_x = 10.0;
+        let (axes, origin) = world_axes(&h, &mut vec![]).unwrap();
+        assert_eq!(axes, DMat3::from_diagonal(DVec3::new(2.0, 3.0, 4.0)));
+        assert_eq!(origin, DVec3::new(10.0, 0.0, 0.0));
+        // qfac = -1 flips the third axis.
+        h.pixdim[0] = -1.0;
+        let (axes, _) = world_axes(&h, &mut vec![]).unwrap();
+        assert_eq!(axes.z_axis, DVec3::new(0.0, 0.0, -4.0));
+    }
+
+    #[test]
+    fn qform_half_turn_about_z_flips_x_and_y() {
+        let mut h = NiftiHeader {
+            qform_code: 1,
+            sform_code: 0,
+            quatern_b: 0.0,
+            quatern_c: 0.0,
+            quatern_d: 1.0,
+            ..Default::default()
+        };
+        h.pixdim = [1.0; 8];
+        let (axes, _) = world_axes(&h, &mut vec![]).unwrap();
+        let expected = DMat3::from_diagonal(DVec3::new(-1.0, -1.0, 1.0));
+        assert!(axes.abs_diff_eq(expected, 1e-12), "{axes}");
+    }
+}

@@ -1,0 +1,312 @@
+//! Reads the voxel payload of a file: raw, gzip or zlib, either byte order, checked against what
+//! the file can really hold before anything is allocated.
+
+use std::fs::File;
+use std::io::{BufReader, ErrorKind as IoErrorKind, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use flate2::read::{MultiGzDecoder, ZlibDecoder};
+
+use super::voxels::{DType, Endian, VoxelData, swap_bytes_in_place, try_zeroed_vec};
+use super::{ErrorKind, LoadOptions};
+
+/// Deflate cannot expand its input by more than about 1032:1 (a 258-byte match costs at least
+/// two bits), so a compressed stream of n bytes never holds more than this many times n.
+pub const MAX_DEFLATE_RATIO: u64 = 1032;
+
+/// Bytes read between progress reports.
+const CHUNK: usize = 8 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    /// gzip, one member or several (bgzip).
+    Gzip,
+    /// A zlib stream (MetaImage's `CompressedData`); a gzip header is recognised too.
+    Zlib,
+}
+
+/// Where a payload sits and how it is stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Payload<'a> {
+    pub path: &'a Path,
+    /// Byte offset of the (possibly compressed) data in the file. With `from_end`, ignored: the
+    /// payload is the file's last bytes (NRRD's `byte skip: -1`, MetaImage's `HeaderSize = -1`).
+    pub offset: u64,
+    pub from_end: bool,
+    pub compression: Compression,
+    /// Bytes to drop after decompressing, before the voxels start (NIfTI's `vox_offset` in a
+    /// `.nii.gz`, NRRD's `byte skip` on gzip data).
+    pub skip: u64,
+    pub dtype: DType,
+    pub endian: Endian,
+    /// Number of scalars to read.
+    pub count: u64,
+}
+
+impl Payload<'_> {
+    fn needed(&self) -> u64 {
+        self.count.saturating_mul(self.dtype.size() as u64)
+    }
+
+    /// Reads the payload into voxels of its own type, in native byte order.
+    pub fn read(&self, options: &LoadOptions) -> Result<VoxelData, ErrorKind> {
+        let needed = self.needed();
+        let mut file = File::open(self.path)?;
+        let file_len = file.metadata()?.len();
+        let start = if self.from_end {
+            file_len.checked_sub(needed).ok_or(ErrorKind::Truncated {
+                needed,
+                available: file_len,
+            })?
+        } else {
+            self.offset
+        };
+        let stored = file_len.saturating_sub(start);
+        match self.compression {
+            Compression::None if needed > stored => {
+                return Err(ErrorKind::Truncated {
+                    needed,
+                    available: stored,
+                });
+            }
+            Compression::Gzip | Compression::Zlib => {
+                let limit = stored.saturating_mul(MAX_DEFLATE_RATIO);
+                if needed.saturating_add(self.skip) > limit {
+                    return Err(ErrorKind::ImpossibleClaim {
+                        needed: needed + self.skip,
+                        compressed: stored,
+                        limit,
+                    });
+                }
+            }
+            Compression::None => {}
+        }
+        file.seek(SeekFrom::Start(start))?;
+        let reader = BufReader::with_capacity(1 << 20, file);
+        match self.compression {
+            Compression::None => self.read_from(reader, options),
+            Compression::Gzip => self.read_from(MultiGzDecoder::new(reader), options),
+            Compression::Zlib => {
+                let mut reader = reader;
+                let mut magic = [0u8; 2];
+                reader.read_exact(&mut magic).map_err(read_error)?;
+                let chained = std::io::Cursor::new(magic).chain(reader);
+                if magic == [0x1f, 0x8b] {
+                    self.read_from(MultiGzDecoder::new(chained), options)
+                } else {
+                    self.read_from(ZlibDecoder::new(chained), options)
+                }
+            }
+        }
+    }
+
+    fn read_from(
+        &self,
+        mut reader: impl Read,
+        options: &LoadOptions,
+    ) -> Result<VoxelData, ErrorKind> {
+        if self.skip > 0 {
+            let skipped = std::io::copy(&mut (&mut reader).take(self.skip), &mut std::io::sink())
+                .map_err(read_error)?;
+            if skipped < self.skip {
+                return Err(ErrorKind::Truncated {
+                    needed: self.skip + self.needed(),
+                    available: skipped,
+                });
+            }
+        }
+        let n = usize::try_from(self.count).map_err(|_| ErrorKind::OutOfMemory(self.needed()))?;
+        macro_rules! typed {
+            ($variant:ident, $t:ty) => {{
+                let mut v =
+                    try_zeroed_vec::<$t>(n).map_err(|_| ErrorKind::OutOfMemory(self.needed()))?;
+                self.fill(&mut reader, bytemuck::cast_slice_mut(&mut v), options)?;
+                VoxelData::$variant(v)
+            }};
+        }
+        Ok(match self.dtype {
+            DType::Int8 => typed!(Int8, i8),
+            DType::Uint8 => typed!(Uint8, u8),
+            DType::Int16 => typed!(Int16, i16),
+            DType::Uint16 => typed!(Uint16, u16),
+            DType::Int32 => typed!(Int32, i32),
+            DType::Uint32 => typed!(Uint32, u32),
+            DType::Float => typed!(Float, f32),
+            DType::Double => typed!(Double, f64),
+        })
+    }
+
+    /// Fills `bytes` from `reader`, then fixes the byte order.
+    fn fill(
+        &self,
+        reader: &mut impl Read,
+        bytes: &mut [u8],
+        options: &LoadOptions,
+    ) -> Result<(), ErrorKind> {
+        let total = bytes.len() as u64;
+        let mut done = 0usize;
+        options.report(0, total);
+        while done < bytes.len() {
+            let end = (done + CHUNK).min(bytes.len());
+            match reader.read(&mut bytes[done..end]) {
+                Ok(0) => {
+                    return Err(ErrorKind::Truncated {
+                        needed: total,
+                        available: done as u64,
+                    });
+                }
+                Ok(k) => done += k,
+                Err(e) if e.kind() == IoErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == IoErrorKind::UnexpectedEof => {
+                    return Err(ErrorKind::Truncated {
+                        needed: total,
+                        available: done as u64,
+                    });
+                }
+                Err(e) => return Err(read_error(e)),
+            }
+            options.report(done as u64, total);
+        }
+        if self.endian != Endian::native() {
+            swap_bytes_in_place(bytes, self.dtype.size());
+        }
+        Ok(())
+    }
+}
+
+/// Decompressors report corrupt streams as `InvalidInput`/`InvalidData`; anything else is I/O.
+fn read_error(e: std::io::Error) -> ErrorKind {
+    match e.kind() {
+        IoErrorKind::InvalidInput | IoErrorKind::InvalidData => ErrorKind::Corrupt(e.to_string()),
+        IoErrorKind::UnexpectedEof => ErrorKind::Corrupt("the compressed stream ends early".into()),
+        _ => ErrorKind::Io(e),
+    }
+}
+
+/// Reads whitespace-separated numbers (NRRD's `ascii` encoding) into voxels of type `dtype`.
+pub fn parse_text_voxels(text: &str, dtype: DType, count: u64) -> Result<VoxelData, ErrorKind> {
+    let mut words = text.split_ascii_whitespace();
+    let n = usize::try_from(count).map_err(|_| ErrorKind::OutOfMemory(count))?;
+    // Each number takes at least two bytes of text ("1 "), which bounds `n` by the real file.
+    if n > text.len() / 2 + 1 {
+        return Err(ErrorKind::Truncated {
+            needed: count,
+            available: text.split_ascii_whitespace().count() as u64,
+        });
+    }
+    macro_rules! typed {
+        ($variant:ident, $t:ty) => {{
+            let mut v: Vec<$t> = Vec::with_capacity(n);
+            for i in 0..n {
+                let w = words.next().ok_or(ErrorKind::Truncated {
+                    needed: count,
+                    available: i as u64,
+                })?;
+                let x = w.parse::<$t>().or_else(|_| {
+                    // Integer data written as "12.0" is still integer data.
+                    w.parse::<f64>()
+                        .ok()
+                        .filter(|f| {
+                            f.fract() == 0.0 && *f >= <$t>::MIN as f64 && *f <= <$t>::MAX as f64
+                        })
+                        .map(|f| f as $t)
+                        .ok_or_else(|| {
+                            ErrorKind::invalid(format!("'{w}' is not a {} value", dtype))
+                        })
+                })?;
+                v.push(x);
+            }
+            VoxelData::$variant(v)
+        }};
+    }
+    Ok(match dtype {
+        DType::Int8 => typed!(Int8, i8),
+        DType::Uint8 => typed!(Uint8, u8),
+        DType::Int16 => typed!(Int16, i16),
+        DType::Uint16 => typed!(Uint16, u16),
+        DType::Int32 => typed!(Int32, i32),
+        DType::Uint32 => typed!(Uint32, u32),
+        DType::Float => typed!(Float, f32),
+        DType::Double => typed!(Double, f64),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn payload(path: &Path, compression: Compression, count: u64) -> Payload<'_> {
+        Payload {
+            path,
+            offset: 0,
+            from_end: false,
+            compression,
+            skip: 0,
+            dtype: DType::Uint16,
+            endian: Endian::Big,
+            count,
+        }
+    }
+
+    #[test]
+    fn big_endian_raw_is_swapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.raw");
+        std::fs::write(&p, [0x01, 0x02, 0xff, 0x00]).unwrap();
+        let v = payload(&p, Compression::None, 2)
+            .read(&LoadOptions::default())
+            .unwrap();
+        assert_eq!(v, VoxelData::Uint16(vec![0x0102, 0xff00]));
+    }
+
+    #[test]
+    fn gzip_claim_beyond_deflate_ratio_is_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&[0u8; 64]).unwrap();
+        std::fs::write(&p, gz.finish().unwrap()).unwrap();
+        let err = payload(&p, Compression::Gzip, 1 << 40).read(&LoadOptions::default());
+        assert!(
+            matches!(err, Err(ErrorKind::ImpossibleClaim { .. })),
+            "{err:?}"
+        );
+        let err = payload(&p, Compression::Gzip, 33).read(&LoadOptions::default());
+        assert!(
+            matches!(
+                err,
+                Err(ErrorKind::Truncated {
+                    needed: 66,
+                    available: 64
+                })
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn zlib_and_gzip_both_read_as_compressed_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.zraw");
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(&[0, 7, 1, 0]).unwrap();
+        std::fs::write(&p, z.finish().unwrap()).unwrap();
+        let v = payload(&p, Compression::Zlib, 2)
+            .read(&LoadOptions::default())
+            .unwrap();
+        assert_eq!(v, VoxelData::Uint16(vec![7, 256]));
+    }
+
+    #[test]
+    fn text_voxels_parse_and_count() {
+        assert_eq!(
+            parse_text_voxels("1 2\n3.0 -4", DType::Int16, 4).unwrap(),
+            VoxelData::Int16(vec![1, 2, 3, -4])
+        );
+        assert!(parse_text_voxels("1 2", DType::Int16, 3).is_err());
+        assert!(parse_text_voxels("1 x", DType::Float, 2).is_err());
+        assert!(parse_text_voxels("1 2", DType::Float, 1 << 50).is_err());
+    }
+}

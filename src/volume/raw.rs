@@ -1,0 +1,57 @@
+//! Headerless raw voxels, laid out as the user says: x fastest, then y, then z.
+
+use std::path::Path;
+
+use glam::{DMat3, DVec3};
+
+use super::payload::{Compression, Payload};
+use super::{DType, Endian, ErrorKind, Format, LoadOptions, Space, Volume, voxel_count};
+
+/// The layout of a raw file (`--raw-dims`, `--raw-type`, `--raw-spacing`, `--raw-endian`,
+/// `--raw-offset`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSpec {
+    pub dims: [usize; 3],
+    pub dtype: DType,
+    pub spacing: [f64; 3],
+    pub endian: Endian,
+    /// Bytes to skip at the start of the file.
+    pub offset: u64,
+}
+
+pub(super) fn load(
+    path: &Path,
+    spec: &RawSpec,
+    options: &LoadOptions,
+) -> Result<Volume, ErrorKind> {
+    let count = voxel_count(spec.dims)?;
+    let needed = count * spec.dtype.size() as u64;
+    let file_len = std::fs::metadata(path)?.len();
+    let data = Payload {
+        path,
+        offset: spec.offset,
+        from_end: false,
+        compression: Compression::None,
+        skip: 0,
+        dtype: spec.dtype,
+        endian: spec.endian,
+        count,
+    }
+    .read(options)?;
+    let mut volume = Volume::from_geometry(
+        spec.dims,
+        spec.spacing,
+        DMat3::IDENTITY,
+        DVec3::ZERO,
+        Space::Lps,
+        data,
+        Format::Raw,
+    )?;
+    let left = file_len.saturating_sub(spec.offset + needed);
+    if left > 0 {
+        volume
+            .notes
+            .push(format!("{left} bytes after the voxels were not read"));
+    }
+    Ok(volume)
+}
