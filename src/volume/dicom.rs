@@ -195,7 +195,7 @@ fn load_series(
             ));
         }
         let span = frames[depth - 1].position - frames[0].position;
-        let spacing = span.length() / (depth - 1) as f64;
+        let spacing = span.dot(normal) / (depth - 1) as f64;
         let (lo, hi) = gaps.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), g| {
             (lo.min(*g), hi.max(*g))
         });
@@ -204,7 +204,19 @@ fn load_series(
                 "slice gaps vary from {lo:.3} to {hi:.3} mm; the mean {spacing:.3} mm is used"
             ));
         }
-        (span / span.length(), spacing)
+        // Slices stacked off the normal (a gantry tilt) make a sheared grid: follow the
+        // positions then. Below 0.1 degrees it is jitter in the stored positions.
+        let tilt = span.normalize().dot(normal).clamp(-1.0, 1.0).acos();
+        if tilt > 0.1f64.to_radians() {
+            notes.push(format!(
+                "the slices are stacked {:.2} degrees off their normal (gantry tilt); the grid \
+                 is sheared to follow their positions",
+                tilt.to_degrees()
+            ));
+            (span.normalize(), span.length() / (depth - 1) as f64)
+        } else {
+            (normal, spacing)
+        }
     } else {
         (normal, first.slice_gap.unwrap_or(1.0))
     };

@@ -238,8 +238,19 @@ fn world_axes(h: &NiftiHeader, notes: &mut Vec<String>) -> Result<(DMat3, DVec3)
         return Ok((axes, DVec3::new(r[0][3], r[1][3], r[2][3])));
     }
     if h.qform_code > 0 {
-        let (b, c, d) = (h.quatern_b as f64, h.quatern_c as f64, h.quatern_d as f64);
-        let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
+        let (mut b, mut c, mut d) = (h.quatern_b as f64, h.quatern_c as f64, h.quatern_d as f64);
+        // As the NIfTI reference code does: a rotation by 180 degrees has a = 0, and rounding in
+        // the stored b, c, d must not turn that into a small positive a.
+        let rest = 1.0 - (b * b + c * c + d * d);
+        let a = if rest < 1e-7 {
+            let norm = (b * b + c * c + d * d).sqrt();
+            if norm > 0.0 {
+                (b, c, d) = (b / norm, c / norm, d / norm);
+            }
+            0.0
+        } else {
+            rest.sqrt()
+        };
         let rot = DMat3::from_cols(
             DVec3::new(
                 a * a + b * b - c * c - d * d,
