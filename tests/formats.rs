@@ -584,3 +584,46 @@ fn identity_matrix_helper_is_consistent() {
     assert_eq!(v.spacing, [2.0, 3.0, 4.0]);
     assert_eq!(v.range, [0.0, 0.0]);
 }
+
+#[test]
+fn dicom_gantry_tilt_keeps_every_slice_where_its_position_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let pixels = [1i16; 4];
+    // Axial slices 3 mm apart whose positions also step 0.5 mm along y: a 9.5 degree tilt.
+    let positions: Vec<[f64; 3]> = (0..4)
+        .map(|k| [0.0, 0.5 * k as f64, 3.0 * k as f64])
+        .collect();
+    for (k, p) in positions.iter().enumerate() {
+        write_dicom(
+            &dir.path().join(format!("s{k}")),
+            &DicomSlice {
+                rows: 2,
+                cols: 2,
+                pixels: &pixels,
+                frames: 1,
+                positions: vec![*p],
+                per_frame_positions: false,
+                orientation: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+                pixel_spacing: [1.0, 1.0],
+                rescale: (1.0, 0.0),
+                series_uid: "5.5",
+                instance: k as u32 + 1,
+            },
+        );
+    }
+    let v = load(dir.path());
+    assert!(
+        v.notes.iter().any(|n| n.contains("gantry tilt")),
+        "{:?}",
+        v.notes
+    );
+    for (k, p) in positions.iter().enumerate() {
+        let world = v
+            .world_from_voxel
+            .transform_point3(DVec3::new(0.0, 0.0, k as f64));
+        assert!(
+            world.abs_diff_eq(DVec3::from(*p), 1e-9),
+            "slice {k}: {world}"
+        );
+    }
+}

@@ -18,7 +18,9 @@ use glam::{DMat3, DVec3};
 use rayon::prelude::*;
 
 use super::voxels::try_zeroed_vec;
-use super::{ErrorKind, Format, LoadError, LoadOptions, Space, Volume, VoxelData, voxel_count};
+use super::{
+    Decoded, ErrorKind, Format, LoadError, LoadOptions, Space, Volume, VoxelData, voxel_count,
+};
 
 /// What the first pass learns from one file.
 #[derive(Debug)]
@@ -247,7 +249,7 @@ fn read_pixels(
     frames: &[Frame],
     dims: [usize; 3],
     options: &LoadOptions,
-) -> Result<VoxelData, LoadError> {
+) -> Result<Decoded, LoadError> {
     let slice = dims[0] * dims[1];
     let total_bytes = (slice * dims[2] * 4) as u64;
     let mut values = try_zeroed_vec::<f32>(slice * dims[2])
@@ -294,7 +296,7 @@ fn read_pixels(
         }
         Ok(())
     })?;
-    Ok(VoxelData::narrowest_from_f32(values))
+    Ok(Decoded::scan(VoxelData::narrowest_from_f32(values)))
 }
 
 /// Opens a file up to and including its pixel data.

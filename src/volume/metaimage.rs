@@ -10,7 +10,7 @@ use std::path::Path;
 use glam::{DMat3, DVec3};
 
 use super::payload::{Compression, Payload};
-use super::{DType, Endian, ErrorKind, Format, LoadOptions, Space, Volume, voxel_count};
+use super::{DType, Decoded, Endian, ErrorKind, Format, LoadOptions, Space, Volume, voxel_count};
 
 const MAX_HEADER_BYTES: u64 = 1 << 20;
 
@@ -212,7 +212,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
         e => e,
     })?;
     let data = if channels > 1 {
-        data.first_component(channels)
+        Decoded::scan(data.data.first_component(channels))
     } else {
         data
     };

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 pub use error::{ErrorKind, LoadError};
 pub use raw::RawSpec;
-pub use voxels::{DType, Endian, Scalar, VoxelData, finite_range};
+pub use voxels::{DType, Decoded, Endian, Scalar, VoxelData, finite_range};
 
 /// No volume may have more voxels than this (2^34, 16 Gi voxels), whatever its header says.
 pub const MAX_VOXELS: u64 = 1 << 34;
@@ -101,16 +101,18 @@ pub struct Volume {
 
 impl Volume {
     /// Builds a volume from its geometry: `axes` holds one direction per voxel axis as a column
-    /// (normalised here), `origin` is the centre of voxel (0, 0, 0).
+    /// (normalised here), `origin` is the centre of voxel (0, 0, 0). `voxels` carries the value
+    /// range when the reader already knows it (see [`Decoded::scan`] otherwise).
     pub fn from_geometry(
         dims: [usize; 3],
         spacing: [f64; 3],
         axes: DMat3,
         origin: DVec3,
         space: Space,
-        data: VoxelData,
+        voxels: Decoded,
         format: Format,
     ) -> Result<Volume, ErrorKind> {
+        let Decoded { data, range } = voxels;
         let count = voxel_count(dims)?;
         if data.len() as u64 != count {
             return Err(ErrorKind::invalid(format!(
@@ -150,7 +152,7 @@ impl Volume {
             origin.extend(1.0),
         );
         let mut notes = Vec::new();
-        let range = data.range().unwrap_or_else(|| {
+        let range = range.unwrap_or_else(|| {
             notes.push("the volume holds no finite value".to_owned());
             [0.0, 0.0]
         });

@@ -13,7 +13,7 @@ use glam::{DMat3, DVec3};
 use nifti::{Endianness, NiftiHeader};
 
 use super::payload::{Compression, Payload};
-use super::{DType, Endian, ErrorKind, Format, LoadOptions, Space, Volume, voxel_count};
+use super::{DType, Decoded, Endian, ErrorKind, Format, LoadOptions, Space, Volume, voxel_count};
 
 /// True when `head` (a file's first bytes, not decompressed) starts like a NIfTI-1 or NIfTI-2
 /// header in either byte order.
@@ -135,7 +135,11 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
                 "values rescaled by scl_slope {slope} and scl_inter {inter}"
             ));
         }
-        data.rescale(slope, inter)
+        if (slope, inter) == (1.0, 0.0) {
+            data
+        } else {
+            Decoded::scan(data.data.rescale(slope, inter))
+        }
     } else {
         data
     };

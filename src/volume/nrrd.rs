@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use glam::{DMat3, DVec3};
 
 use super::payload::{Compression, Payload, parse_text_voxels};
-use super::{DType, Endian, ErrorKind, Format, LoadOptions, Space, Volume, voxel_count};
+use super::{DType, Decoded, Endian, ErrorKind, Format, LoadOptions, Space, Volume, voxel_count};
 
 /// A header longer than this is not a header.
 const MAX_HEADER_BYTES: u64 = 1 << 20;
@@ -82,7 +82,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
             let mut text = String::new();
             f.read_to_string(&mut text)
                 .map_err(|_| invalid("ascii data is not text"))?;
-            parse_text_voxels(&text, h.dtype, read_count)?
+            Decoded::scan(parse_text_voxels(&text, h.dtype, read_count)?)
         }
         Encoding::Raw | Encoding::Gzip => {
             let endian = match (h.endian, h.dtype.size()) {
@@ -129,7 +129,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
     };
     let mut data = data;
     if geometry.components > 1 {
-        data = data.first_component(geometry.components);
+        data = Decoded::scan(data.data.first_component(geometry.components));
     }
     let mut volume = Volume::from_geometry(
         geometry.dims,

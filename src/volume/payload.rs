@@ -7,7 +7,7 @@ use std::path::Path;
 
 use flate2::read::{MultiGzDecoder, ZlibDecoder};
 
-use super::voxels::{DType, Endian, VoxelData, swap_bytes_in_place, try_zeroed_vec};
+use super::voxels::{DType, Decoded, Endian, Scalar, VoxelData, try_zeroed_vec};
 use super::{ErrorKind, LoadOptions};
 
 /// Deflate cannot expand its input by more than about 1032:1 (a 258-byte match costs at least
@@ -50,7 +50,7 @@ impl Payload<'_> {
     }
 
     /// Reads the payload into voxels of its own type, in native byte order.
-    pub fn read(&self, options: &LoadOptions) -> Result<VoxelData, ErrorKind> {
+    pub fn read(&self, options: &LoadOptions) -> Result<Decoded, ErrorKind> {
         let needed = self.needed();
         let mut file = File::open(self.path)?;
         let file_len = file.metadata()?.len();
@@ -105,7 +105,7 @@ impl Payload<'_> {
         &self,
         mut reader: impl Read,
         options: &LoadOptions,
-    ) -> Result<VoxelData, ErrorKind> {
+    ) -> Result<Decoded, ErrorKind> {
         if self.skip > 0 {
             let skipped = std::io::copy(&mut (&mut reader).take(self.skip), &mut std::io::sink())
                 .map_err(read_error)?;
@@ -121,8 +121,11 @@ impl Payload<'_> {
             ($variant:ident, $t:ty) => {{
                 let mut v =
                     try_zeroed_vec::<$t>(n).map_err(|_| ErrorKind::OutOfMemory(self.needed()))?;
-                self.fill(&mut reader, bytemuck::cast_slice_mut(&mut v), options)?;
-                VoxelData::$variant(v)
+                let range = self.fill(&mut reader, &mut v, options)?;
+                Decoded {
+                    data: VoxelData::$variant(v),
+                    range,
+                }
             }};
         }
         Ok(match self.dtype {
@@ -137,41 +140,93 @@ impl Payload<'_> {
         })
     }
 
-    /// Fills `bytes` from `reader`, then fixes the byte order.
-    fn fill(
+    /// Fills `out` from `reader` chunk by chunk. A second thread fixes each filled chunk's byte
+    /// order and folds it into the value range while it is still in cache, so both hide behind
+    /// decompression. Returns the range of the finite values (`None` when there are none).
+    fn fill<T: Scalar>(
         &self,
         reader: &mut impl Read,
-        bytes: &mut [u8],
+        out: &mut [T],
         options: &LoadOptions,
-    ) -> Result<(), ErrorKind> {
-        let total = bytes.len() as u64;
-        let mut done = 0usize;
+    ) -> Result<Option<[f64; 2]>, ErrorKind> {
+        let size = std::mem::size_of::<T>();
+        let swap = self.endian != Endian::native();
+        let total = std::mem::size_of_val(out) as u64;
         options.report(0, total);
-        while done < bytes.len() {
-            let end = (done + CHUNK).min(bytes.len());
-            match reader.read(&mut bytes[done..end]) {
-                Ok(0) => {
-                    return Err(ErrorKind::Truncated {
-                        needed: total,
-                        available: done as u64,
-                    });
+        std::thread::scope(|scope| {
+            let (to_scanner, chunks) = std::sync::mpsc::sync_channel::<&mut [T]>(2);
+            let scanner = scope.spawn(move || {
+                let mut range: Option<[f64; 2]> = None;
+                for chunk in chunks {
+                    if swap {
+                        bytemuck::cast_slice_mut::<T, u8>(chunk)
+                            .chunks_exact_mut(size)
+                            .for_each(|v| v.reverse());
+                    }
+                    range = merge_ranges(range, chunk_range(chunk));
                 }
-                Ok(k) => done += k,
-                Err(e) if e.kind() == IoErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == IoErrorKind::UnexpectedEof => {
-                    return Err(ErrorKind::Truncated {
+                range
+            });
+            let mut done = 0u64;
+            for chunk in out.chunks_mut((CHUNK / size).max(1)) {
+                read_fully(reader, bytemuck::cast_slice_mut(chunk)).map_err(|e| match e {
+                    Short(got) => ErrorKind::Truncated {
                         needed: total,
-                        available: done as u64,
-                    });
-                }
-                Err(e) => return Err(read_error(e)),
+                        available: done + got as u64,
+                    },
+                    Failed(e) => read_error(e),
+                })?;
+                done += std::mem::size_of_val(chunk) as u64;
+                options.report(done, total);
+                to_scanner
+                    .send(chunk)
+                    .expect("the scanner runs until the sender is dropped");
             }
-            options.report(done as u64, total);
+            drop(to_scanner);
+            Ok(scanner.join().expect("the scanner does not panic"))
+        })
+    }
+}
+
+enum ReadFailure {
+    /// The stream ended after this many bytes.
+    Short(usize),
+    Failed(std::io::Error),
+}
+use ReadFailure::{Failed, Short};
+
+/// Reads until `buf` is full, retrying interrupted reads.
+fn read_fully(reader: &mut impl Read, buf: &mut [u8]) -> Result<(), ReadFailure> {
+    let mut got = 0;
+    while got < buf.len() {
+        match reader.read(&mut buf[got..]) {
+            Ok(0) => return Err(Short(got)),
+            Ok(k) => got += k,
+            Err(e) if e.kind() == IoErrorKind::Interrupted => {}
+            Err(e) if e.kind() == IoErrorKind::UnexpectedEof => return Err(Short(got)),
+            Err(e) => return Err(Failed(e)),
         }
-        if self.endian != Endian::native() {
-            swap_bytes_in_place(bytes, self.dtype.size());
+    }
+    Ok(())
+}
+
+/// Minimum and maximum finite value of one chunk, on this thread.
+fn chunk_range<T: Scalar>(values: &[T]) -> Option<[f64; 2]> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &v in values {
+        let v = v.to_f64();
+        if v.is_finite() {
+            lo = lo.min(v);
+            hi = hi.max(v);
         }
-        Ok(())
+    }
+    (lo <= hi).then_some([lo, hi])
+}
+
+fn merge_ranges(a: Option<[f64; 2]>, b: Option<[f64; 2]>) -> Option<[f64; 2]> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some([a[0].min(b[0]), a[1].max(b[1])]),
+        (a, b) => a.or(b),
     }
 }
 
@@ -258,7 +313,8 @@ mod tests {
         let v = payload(&p, Compression::None, 2)
             .read(&LoadOptions::default())
             .unwrap();
-        assert_eq!(v, VoxelData::Uint16(vec![0x0102, 0xff00]));
+        assert_eq!(v.data, VoxelData::Uint16(vec![0x0102, 0xff00]));
+        assert_eq!(v.range, Some([258.0, 65280.0]));
     }
 
     #[test]
@@ -296,7 +352,36 @@ mod tests {
         let v = payload(&p, Compression::Zlib, 2)
             .read(&LoadOptions::default())
             .unwrap();
-        assert_eq!(v, VoxelData::Uint16(vec![7, 256]));
+        assert_eq!(v.data, VoxelData::Uint16(vec![7, 256]));
+    }
+
+    #[test]
+    fn range_found_while_reading_matches_a_full_scan_across_chunks() {
+        // More than two chunks of big-endian floats, NaN and infinity included.
+        let n = CHUNK / 4 * 2 + 12345;
+        let mut values: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 100_003) as f32 - 5e4)
+            .collect();
+        values[10] = f32::NAN;
+        values[n - 1] = f32::INFINITY;
+        values[CHUNK / 4 + 3] = -9e9;
+        let be: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.raw");
+        std::fs::write(&p, &be).unwrap();
+        let mut spec = payload(&p, Compression::None, n as u64);
+        spec.dtype = DType::Float;
+        let got = spec.read(&LoadOptions::default()).unwrap();
+        let VoxelData::Float(read) = &got.data else {
+            panic!("float voxels")
+        };
+        assert!(
+            read.iter()
+                .zip(&values)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        assert_eq!(got.range, got.data.range());
+        assert_eq!(got.range.unwrap()[0], -9e9f32 as f64);
     }
 
     #[test]

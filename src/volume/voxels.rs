@@ -267,24 +267,32 @@ impl VoxelData {
     }
 }
 
+/// Voxels and the range of their finite values (`None` when there are none), so that the range
+/// computed while reading need not be computed again.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub data: VoxelData,
+    pub range: Option<[f64; 2]>,
+}
+
+impl Decoded {
+    /// Wraps voxels whose range is not known yet, scanning them for it.
+    pub fn scan(data: VoxelData) -> Decoded {
+        let range = data.range();
+        Decoded { data, range }
+    }
+}
+
 /// Allocates `n` zeroed voxels of type `T`, failing instead of aborting when memory is short.
+///
+/// The size is first probed with `try_reserve_exact`; the buffer itself comes from `vec!`, which
+/// for the primitive voxel types asks the allocator for zeroed memory, so the pages are zeroed
+/// lazily by the kernel rather than written twice.
 pub(crate) fn try_zeroed_vec<T: bytemuck::Zeroable + Clone>(
     n: usize,
 ) -> Result<Vec<T>, std::collections::TryReserveError> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n)?;
-    v.resize(n, T::zeroed());
-    Ok(v)
-}
-
-/// Reverses the byte order of every `size`-byte value in `bytes`.
-pub(crate) fn swap_bytes_in_place(bytes: &mut [u8], size: usize) {
-    if size <= 1 {
-        return;
-    }
-    bytes
-        .par_chunks_mut(size << 16)
-        .for_each(|block| block.chunks_exact_mut(size).for_each(|v| v.reverse()));
+    Vec::<T>::new().try_reserve_exact(n)?;
+    Ok(vec![T::zeroed(); n])
 }
 
 #[cfg(test)]
@@ -320,13 +328,6 @@ mod tests {
             VoxelData::narrowest_from_f32(vec![40000.0]),
             VoxelData::Float(vec![40000.0])
         );
-    }
-
-    #[test]
-    fn swapping_reverses_each_value() {
-        let mut b = vec![1, 2, 3, 4, 5, 6];
-        swap_bytes_in_place(&mut b, 2);
-        assert_eq!(b, vec![2, 1, 4, 3, 6, 5]);
     }
 
     #[test]
