@@ -191,7 +191,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
     let base = if local { header_end } else { 0 };
     let data = Payload {
         path: &data_path,
-        offset: base + header_size.max(0) as u64,
+        offset: base.saturating_add(header_size.max(0) as u64),
         from_end: header_size == -1,
         compression: if compressed {
             Compression::Zlib

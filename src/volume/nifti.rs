@@ -99,6 +99,13 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
                 "vox_offset {vox_offset} points into the header"
             )));
         }
+        let file_len = std::fs::metadata(path)?.len();
+        if !gzipped && vox_offset > file_len {
+            return Err(invalid(format!(
+                "vox_offset {} lies beyond the end of the file ({file_len} bytes)",
+                header.vox_offset
+            )));
+        }
         if gzipped {
             (path.to_path_buf(), Compression::Gzip, 0, vox_offset)
         } else {

@@ -105,7 +105,11 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
             let skip = h.byte_skip.max(0) as u64;
             Payload {
                 path: &data_path,
-                offset: if raw { data_offset + skip } else { data_offset },
+                offset: if raw {
+                    data_offset.saturating_add(skip)
+                } else {
+                    data_offset
+                },
                 from_end: h.byte_skip == -1,
                 compression: if raw {
                     Compression::None

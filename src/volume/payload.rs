@@ -74,7 +74,7 @@ impl Payload<'_> {
                 let limit = stored.saturating_mul(MAX_DEFLATE_RATIO);
                 if needed.saturating_add(self.skip) > limit {
                     return Err(ErrorKind::ImpossibleClaim {
-                        needed: needed + self.skip,
+                        needed: needed.saturating_add(self.skip),
                         compressed: stored,
                         limit,
                     });
@@ -111,7 +111,7 @@ impl Payload<'_> {
                 .map_err(read_error)?;
             if skipped < self.skip {
                 return Err(ErrorKind::Truncated {
-                    needed: self.skip + self.needed(),
+                    needed: self.skip.saturating_add(self.needed()),
                     available: skipped,
                 });
             }

@@ -47,7 +47,7 @@ pub(super) fn load(
         data,
         Format::Raw,
     )?;
-    let left = file_len.saturating_sub(spec.offset + needed);
+    let left = file_len.saturating_sub(spec.offset.saturating_add(needed));
     if left > 0 {
         volume
             .notes
