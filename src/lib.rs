@@ -11,4 +11,5 @@
 //! the voxels in their own type, their spacing, and `world_from_voxel`, the affine map from voxel
 //! indices to millimetres in LPS or RAS patient space.
 
+pub mod gradient;
 pub mod volume;
