@@ -3,13 +3,19 @@
 //! The crate is layered so that dependencies point one way:
 //!
 //! ```text
-//! cli (src/main.rs)    parses arguments, prints results; the only place anyhow is used
-//! domain (volume/)     plain Rust: the volume model and its file formats, no GPU code
+//! cli (src/main.rs, src/commands/)   parses arguments, prints results; anyhow only here
+//! gpu, render                        wgpu: adapter and device, the compute and render passes
+//! domain (volume/, gradient/)        plain Rust: volumes and their formats, gradient operators
+//!                                    and statistics (the CPU references every pass is tested
+//!                                    against)
 //! ```
 //!
 //! Every command opens its input through [`volume::load`], which returns a [`volume::Volume`]:
 //! the voxels in their own type, their spacing, and `world_from_voxel`, the affine map from voxel
 //! indices to millimetres in LPS or RAS patient space.
 
+pub mod atomic;
+pub mod gpu;
 pub mod gradient;
+pub mod render;
 pub mod volume;

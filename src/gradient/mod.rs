@@ -13,6 +13,7 @@
 //! [`cpu`] holds the reference implementation every other path (the GPU pass) is tested against.
 
 pub mod cpu;
+pub mod stats;
 
 use serde::{Deserialize, Serialize};
 

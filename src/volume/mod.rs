@@ -6,6 +6,7 @@
 
 mod dicom;
 mod error;
+mod export;
 mod metaimage;
 mod nifti;
 mod nrrd;
@@ -19,6 +20,7 @@ use glam::{DMat3, DMat4, DVec3, DVec4};
 use serde::Serialize;
 
 pub use error::{ErrorKind, LoadError};
+pub use export::{ExportError, write_float_volume};
 pub use raw::RawSpec;
 pub use voxels::{DType, Decoded, Endian, Scalar, VoxelData, finite_range};
 

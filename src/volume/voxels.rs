@@ -212,6 +212,11 @@ impl VoxelData {
         with_voxels!(self, v => v.par_iter().map(|x| x.to_f32()).collect())
     }
 
+    /// Voxels `start..start + len` converted to `f32`.
+    pub fn range_to_f32(&self, start: usize, len: usize) -> Vec<f32> {
+        with_voxels!(self, v => v[start..start + len].par_iter().map(|x| x.to_f32()).collect())
+    }
+
     /// Keeps the first `n` voxels, dropping the rest (the first volume of a 4-D file).
     pub fn truncate(&mut self, n: usize) {
         with_voxels!(self, v => { v.truncate(n); v.shrink_to_fit(); })

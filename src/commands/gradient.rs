@@ -1,0 +1,122 @@
+//! `gradvol gradient`: the gradient magnitude as a volume of its own, with its statistics.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use gradvol::gpu::Gpu;
+use gradvol::gradient::stats::GradientStats;
+use gradvol::gradient::{Operator, cpu};
+use gradvol::render::gradient_pass::GradientPass;
+use gradvol::render::volume_texture::VolumeTexture;
+use gradvol::volume::{Volume, write_float_volume};
+use serde_json::json;
+
+/// Where |grad f| is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Device {
+    /// The GPU when it is real hardware and runs the operator; else the CPU, which beats a
+    /// software rasteriser.
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+/// |grad f| and a description of where it was computed.
+fn compute(volume: &Volume, operator: Operator, device: Device) -> Result<(Vec<f32>, String)> {
+    let cpu_path = || {
+        let threads = rayon::current_num_threads();
+        (
+            cpu::gradient_magnitude(volume, operator),
+            format!("cpu ({threads} threads)"),
+        )
+    };
+    if device == Device::Cpu {
+        return Ok(cpu_path());
+    }
+    if !GradientPass::supports(operator) {
+        if device == Device::Gpu {
+            bail!(
+                "the {} operator runs on the CPU only; use --device cpu or auto",
+                operator.name()
+            );
+        }
+        return Ok(cpu_path());
+    }
+    let gpu = match Gpu::new() {
+        Ok(gpu) => gpu,
+        Err(e) if device == Device::Auto => {
+            let (g, _) = cpu_path();
+            return Ok((g, format!("cpu (no GPU: {e})")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if device == Device::Auto && gpu.is_software() {
+        let (g, d) = cpu_path();
+        return Ok((
+            g,
+            format!(
+                "{d}; the adapter {} is a software rasteriser",
+                gpu.describe()
+            ),
+        ));
+    }
+    let texture = match VolumeTexture::upload(&gpu, volume) {
+        Ok(t) => t,
+        Err(e) if device == Device::Auto => {
+            let (g, d) = cpu_path();
+            return Ok((g, format!("{d}; {e}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let gradient = GradientPass::new(&gpu).compute(&gpu, &texture, volume.spacing, operator)?;
+    Ok((gradient, format!("gpu: {}", gpu.describe())))
+}
+
+/// Computes |grad f| (upload and readback included in `compute_ms`), writes it to `output` on the input's grid, and prints a one-line JSON
+/// summary; `stats_path` receives the full statistics.
+pub fn run(
+    volume: &Volume,
+    output: &Path,
+    operator: Operator,
+    device: Device,
+    stats_path: Option<&PathBuf>,
+) -> Result<()> {
+    if let Operator::Gaussian { sigma_mm } = operator
+        && !(sigma_mm.is_finite() && sigma_mm > 0.0)
+    {
+        bail!("--sigma-mm must be a positive number of millimetres, not {sigma_mm}");
+    }
+    let start = Instant::now();
+    let (gradient, device) = compute(volume, operator, device)?;
+    let compute_ms = start.elapsed().as_secs_f64() * 1e3;
+    let stats = GradientStats::compute(volume, &gradient);
+    let description = format!("gradvol gradient magnitude ({operator}), data units per mm");
+    write_float_volume(output, &gradient, volume, &description)?;
+    if let Some(path) = stats_path {
+        let text = serde_json::to_string_pretty(&json!({
+            "operator": operator,
+            "units": "data units per mm",
+            "stats": stats,
+        }))?;
+        gradvol::atomic::write_atomically(path, |w| w.write_all(text.as_bytes()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let summary = json!({
+        "output": output.display().to_string(),
+        "operator": operator.name(),
+        "sigma_mm": match operator { Operator::Gaussian { sigma_mm } => Some(sigma_mm), _ => None },
+        "device": device,
+        "dims": volume.dims,
+        "spacing": volume.spacing,
+        "compute_ms": compute_ms,
+        "mvoxel_per_s": volume.voxel_count() as f64 / 1e3 / compute_ms,
+        "min": stats.min,
+        "max": stats.max,
+        "mean": stats.mean,
+        "percentiles": stats.percentiles,
+        "suggested_gradient_opacity": stats.suggested_gradient_opacity,
+    });
+    println!("{summary}");
+    Ok(())
+}

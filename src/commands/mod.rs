@@ -1,0 +1,4 @@
+//! One module per subcommand; `main.rs` parses arguments and dispatches here.
+
+pub mod gradient;
+pub mod info;

@@ -1,0 +1,94 @@
+//! GPU access for every pass: one adapter picked on purpose, and a device created with that
+//! adapter's real limits (wgpu's defaults would cap 3-D textures and storage buffers far lower).
+
+pub mod readback;
+
+/// Why no GPU could be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error(
+        "no GPU adapter found ({0}); for software rendering on Debian or Ubuntu install \
+         Mesa's Vulkan driver: apt-get install mesa-vulkan-drivers"
+    )]
+    NoAdapter(String),
+    #[error("the GPU device could not be created: {0}")]
+    Device(String),
+    #[error("the GPU could not map a buffer for reading: {0}")]
+    Readback(String),
+    #[error("the volume ({0}x{1}x{2}) exceeds this GPU's largest 3-D texture ({3} per side)")]
+    VolumeTooLarge(usize, usize, usize, u32),
+}
+
+/// An adapter, its device and queue.
+#[derive(Debug)]
+pub struct Gpu {
+    pub adapter: wgpu::Adapter,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+}
+
+impl Gpu {
+    /// Opens the best adapter (`WGPU_BACKEND` and `WGPU_ADAPTER_NAME` choose another), with
+    /// its own limits and float32 filtering when it has it.
+    pub fn new() -> Result<Gpu, GpuError> {
+        // Vulkan, Metal or DX12 first; OpenGL only when none of those has an adapter (probing GL
+        // is slow and noisy, and its 3-D storage writes are incomplete in wgpu).
+        let chosen = std::env::var_os("WGPU_BACKEND").is_some();
+        let tries = if chosen {
+            vec![wgpu::InstanceDescriptor::new_without_display_handle_from_env()]
+        } else {
+            [wgpu::Backends::PRIMARY, wgpu::Backends::GL]
+                .map(|backends| wgpu::InstanceDescriptor {
+                    backends,
+                    ..wgpu::InstanceDescriptor::new_without_display_handle_from_env()
+                })
+                .into()
+        };
+        let mut last_error = String::from("no backend tried");
+        let mut found = None;
+        for desc in tries {
+            let instance = wgpu::Instance::new(desc);
+            match pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })) {
+                Ok(adapter) => {
+                    found = Some(adapter);
+                    break;
+                }
+                Err(e) => last_error = e.to_string(),
+            }
+        }
+        let adapter = found.ok_or(GpuError::NoAdapter(last_error))?;
+        let features = adapter.features() & wgpu::Features::FLOAT32_FILTERABLE;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("gradvol"),
+            required_features: features,
+            required_limits: adapter.limits(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            ..Default::default()
+        }))
+        .map_err(|e| GpuError::Device(e.to_string()))?;
+        let info = adapter.get_info();
+        Ok(Gpu {
+            adapter,
+            device,
+            queue,
+            info,
+        })
+    }
+
+    /// A software rasteriser (lavapipe, llvmpipe) rather than a real GPU.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// "name (backend, device type)", for reports.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+}

@@ -1,0 +1,254 @@
+//! Statistics that tell a user which gradients a volume has: range, mean, percentiles, a
+//! log-binned histogram of |grad f|, the joint histogram of value x |grad f|, and a suggested
+//! gradient-opacity curve.
+//!
+//! Everything is computed in a few parallel passes over the data without copying it: percentiles
+//! come from a fine histogram (65536 bins between 0 and the maximum), so they are exact to within
+//! max / 65536.
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::volume::Volume;
+
+/// Bins of the fine histogram that percentiles are read from.
+const FINE_BINS: usize = 1 << 16;
+/// Bins of the log-spaced |grad f| histogram.
+pub const HISTOGRAM_BINS: usize = 128;
+/// The log histogram spans four decades below the maximum (plus one bin for smaller values).
+const DECADES: f64 = 4.0;
+/// Bins per axis of the joint value x |grad f| histogram.
+pub const JOINT_BINS: usize = 256;
+
+/// Summary of |grad f| over a volume, in data units per mm.
+#[derive(Debug, Clone, Serialize)]
+pub struct GradientStats {
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub percentiles: Percentiles,
+    pub histogram: Histogram,
+    pub joint_histogram: JointHistogram,
+    /// `[[|grad f|, opacity], ...]`: a ramp from 0 at the median to 1 at the 95th percentile,
+    /// which hides homogeneous regions and keeps boundaries.
+    pub suggested_gradient_opacity: Vec<[f64; 2]>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+}
+
+/// Counts of |grad f| in bins whose edges are log-spaced from max / 10^4 to max; the first bin
+/// holds everything from 0 up to its upper edge.
+#[derive(Debug, Clone, Serialize)]
+pub struct Histogram {
+    pub edges: Vec<f64>,
+    pub counts: Vec<u64>,
+}
+
+/// Counts over value (columns) x |grad f| (rows), row-major: `counts[g * JOINT_BINS + v]`.
+/// Values span the volume's range; |grad f| spans 0 to the 99.9th percentile (larger values go
+/// into the last row).
+#[derive(Debug, Clone, Serialize)]
+pub struct JointHistogram {
+    pub value_range: [f64; 2],
+    pub gradient_range: [f64; 2],
+    pub bins: usize,
+    pub counts: Vec<u64>,
+}
+
+fn add(mut a: Vec<u64>, b: Vec<u64>) -> Vec<u64> {
+    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+    a
+}
+
+/// Bin of `x` among `bins` equal bins over [lo, hi]; values outside go to the end bins.
+#[inline]
+fn linear_bin(x: f64, lo: f64, hi: f64, bins: usize) -> usize {
+    if hi <= lo {
+        return 0;
+    }
+    (((x - lo) / (hi - lo) * bins as f64) as isize).clamp(0, bins as isize - 1) as usize
+}
+
+impl GradientStats {
+    /// Statistics of `gradient` (one |grad f| per voxel of `volume`, x fastest).
+    pub fn compute(volume: &Volume, gradient: &[f32]) -> GradientStats {
+        assert_eq!(
+            gradient.len(),
+            volume.voxel_count(),
+            "one gradient per voxel"
+        );
+        let chunk = 1 << 16;
+        let (min, max, sum) = gradient
+            .par_chunks(chunk)
+            .map(|c| {
+                c.iter()
+                    .fold((f64::INFINITY, 0f64, 0f64), |(lo, hi, s), &g| {
+                        let g = g as f64;
+                        (lo.min(g), hi.max(g), s + g)
+                    })
+            })
+            .reduce(
+                || (f64::INFINITY, 0.0, 0.0),
+                |a, b| (a.0.min(b.0), a.1.max(b.1), a.2 + b.2),
+            );
+        let n = gradient.len() as f64;
+        let min = if min.is_finite() { min } else { 0.0 };
+
+        let fine = gradient
+            .par_chunks(chunk)
+            .fold(
+                || vec![0u64; FINE_BINS],
+                |mut h, c| {
+                    for &g in c {
+                        h[linear_bin(g as f64, 0.0, max, FINE_BINS)] += 1;
+                    }
+                    h
+                },
+            )
+            .reduce(|| vec![0u64; FINE_BINS], add);
+        let percentile = |p: f64| percentile_of(&fine, max, p);
+        let percentiles = Percentiles {
+            p50: percentile(50.0),
+            p90: percentile(90.0),
+            p95: percentile(95.0),
+            p99: percentile(99.0),
+            p99_9: percentile(99.9),
+        };
+
+        let histogram = log_histogram(gradient, max);
+        let joint_histogram = joint_histogram(volume, gradient, percentiles.p99_9.max(max * 1e-6));
+        let suggested_gradient_opacity = if percentiles.p95 > percentiles.p50 {
+            vec![[0.0, 0.0], [percentiles.p50, 0.0], [percentiles.p95, 1.0]]
+        } else {
+            vec![[0.0, 1.0]]
+        };
+        GradientStats {
+            min,
+            max,
+            mean: sum / n,
+            percentiles,
+            histogram,
+            joint_histogram,
+            suggested_gradient_opacity,
+        }
+    }
+}
+
+/// The p-th percentile from a histogram of equal bins over [0, max], interpolated in its bin.
+fn percentile_of(hist: &[u64], max: f64, p: f64) -> f64 {
+    let total: u64 = hist.iter().sum();
+    if total == 0 || max <= 0.0 {
+        return 0.0;
+    }
+    let target = p / 100.0 * total as f64;
+    let width = max / hist.len() as f64;
+    let mut below = 0u64;
+    for (i, &count) in hist.iter().enumerate() {
+        if count > 0 && (below + count) as f64 >= target {
+            let within = ((target - below as f64) / count as f64).clamp(0.0, 1.0);
+            return (i as f64 + within) * width;
+        }
+        below += count;
+    }
+    max
+}
+
+fn log_histogram(gradient: &[f32], max: f64) -> Histogram {
+    let lo = max * 10f64.powf(-DECADES);
+    let mut edges = vec![0.0];
+    edges.extend(
+        (0..HISTOGRAM_BINS).map(|i| lo * (max / lo).powf(i as f64 / (HISTOGRAM_BINS - 1) as f64)),
+    );
+    let bins = edges.len() - 1;
+    let (log_lo, log_span) = (lo.ln(), (max / lo).ln());
+    let counts = gradient
+        .par_chunks(1 << 16)
+        .fold(
+            || vec![0u64; bins],
+            |mut h, c| {
+                for &g in c {
+                    let g = g as f64;
+                    let b = if max <= 0.0 || g < lo {
+                        0
+                    } else {
+                        1 + (((g.ln() - log_lo) / log_span * (bins - 1) as f64) as usize)
+                            .min(bins - 2)
+                    };
+                    h[b] += 1;
+                }
+                h
+            },
+        )
+        .reduce(|| vec![0u64; bins], add);
+    Histogram { edges, counts }
+}
+
+fn joint_histogram(volume: &Volume, gradient: &[f32], gradient_top: f64) -> JointHistogram {
+    let [vlo, vhi] = volume.range;
+    let slab = volume.dims[0] * volume.dims[1];
+    let counts = gradient
+        .par_chunks(slab)
+        .enumerate()
+        .fold(
+            || vec![0u64; JOINT_BINS * JOINT_BINS],
+            |mut h, (z, c)| {
+                for (i, &g) in c.iter().enumerate() {
+                    let value = volume.data.get_f64(z * slab + i);
+                    if !value.is_finite() {
+                        continue;
+                    }
+                    let vb = linear_bin(value, vlo, vhi, JOINT_BINS);
+                    let gb = linear_bin(g as f64, 0.0, gradient_top, JOINT_BINS);
+                    h[gb * JOINT_BINS + vb] += 1;
+                }
+                h
+            },
+        )
+        .reduce(|| vec![0u64; JOINT_BINS * JOINT_BINS], add);
+    JointHistogram {
+        value_range: [vlo, vhi],
+        gradient_range: [0.0, gradient_top],
+        bins: JOINT_BINS,
+        counts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_a_uniform_ramp() {
+        // 0, 1, ..., 999 (once each): the p-th percentile is about 10 p.
+        let hist_max = 999.0;
+        let values: Vec<f64> = (0..1000).map(|i| i as f64).collect();
+        let mut hist = vec![0u64; FINE_BINS];
+        for v in &values {
+            hist[linear_bin(*v, 0.0, hist_max, FINE_BINS)] += 1;
+        }
+        for p in [50.0, 90.0, 99.0] {
+            let got = percentile_of(&hist, hist_max, p);
+            assert!(
+                (got - 10.0 * p).abs() <= 1.0 + hist_max / FINE_BINS as f64,
+                "p{p}: {got}"
+            );
+        }
+    }
+
+    #[test]
+    fn log_histogram_counts_everything_once() {
+        let g: Vec<f32> = (0..10_000).map(|i| (i as f32 * 0.37) % 500.0).collect();
+        let h = log_histogram(&g, 500.0);
+        assert_eq!(h.counts.iter().sum::<u64>(), 10_000);
+        assert_eq!(h.edges.len(), h.counts.len() + 1);
+        assert!(h.edges.windows(2).all(|w| w[0] < w[1]));
+        assert!((h.edges.last().unwrap() - 500.0).abs() < 1e-9);
+    }
+}

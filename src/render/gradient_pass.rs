@@ -1,0 +1,215 @@
+//! The gradient compute pass: |grad f| from the volume texture, one slab of z at a time into a
+//! storage buffer of bounded size, read back into one float32 volume.
+
+use crate::gpu::{Gpu, GpuError, readback};
+use crate::gradient::Operator;
+use crate::render::volume_texture::VolumeTexture;
+
+/// WGSL mirror: keep in sync with `Params` in shaders/gradient.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GradientParams {
+    pub dims: [u32; 3],
+    pub z_start: u32,
+    pub inv_spacing: [f32; 3],
+    pub slab_depth: u32,
+}
+
+/// The output slab buffer never exceeds this (and the device's binding limit).
+const DEFAULT_SLAB_BYTES: u64 = 64 << 20;
+const WORKGROUP_X: u32 = 64;
+
+/// Pipelines for the operators the GPU computes (central and Sobel; the Gaussian's separable
+/// passes run on the CPU for now).
+#[derive(Debug)]
+pub struct GradientPass {
+    layout: wgpu::BindGroupLayout,
+    central: wgpu::ComputePipeline,
+    sobel: wgpu::ComputePipeline,
+}
+
+impl GradientPass {
+    pub fn new(gpu: &Gpu) -> GradientPass {
+        let device = &gpu.device;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("GradientPass::shader"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/gradient.wgsl").into()),
+        });
+        let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty,
+            count: None,
+        };
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("GradientPass::bindings"),
+            entries: &[
+                entry(
+                    0,
+                    wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                        view_dimension: wgpu::TextureViewDimension::D3,
+                        multisampled: false,
+                    },
+                ),
+                entry(
+                    1,
+                    wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage { read_only: false },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                ),
+                entry(
+                    2,
+                    wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                ),
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("GradientPass::layout"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = |entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        GradientPass {
+            central: pipeline("central_magnitude"),
+            sobel: pipeline("sobel_magnitude"),
+            layout,
+        }
+    }
+
+    /// Whether the GPU computes `operator` (else use the CPU path).
+    pub fn supports(operator: Operator) -> bool {
+        matches!(operator, Operator::Central | Operator::Sobel)
+    }
+
+    /// |grad f| for every voxel, x fastest.
+    pub fn compute(
+        &self,
+        gpu: &Gpu,
+        volume: &VolumeTexture,
+        spacing: [f64; 3],
+        operator: Operator,
+    ) -> Result<Vec<f32>, GpuError> {
+        self.compute_in_slabs(gpu, volume, spacing, operator, DEFAULT_SLAB_BYTES)
+    }
+
+    /// As [`GradientPass::compute`], with output slabs of at most `slab_bytes` (tests use small
+    /// slabs to exercise the slab seams).
+    pub fn compute_in_slabs(
+        &self,
+        gpu: &Gpu,
+        volume: &VolumeTexture,
+        spacing: [f64; 3],
+        operator: Operator,
+        slab_bytes: u64,
+    ) -> Result<Vec<f32>, GpuError> {
+        let pipeline = match operator {
+            Operator::Central => &self.central,
+            Operator::Sobel => &self.sobel,
+            Operator::Gaussian { .. } => unreachable!("callers check GradientPass::supports"),
+        };
+        let [nx, ny, nz] = volume.dims;
+        let plane_bytes = 4 * nx as u64 * ny as u64;
+        let limit = slab_bytes
+            .min(gpu.device.limits().max_storage_buffer_binding_size)
+            .max(plane_bytes);
+        let depth = ((limit / plane_bytes) as u32).min(nz);
+        let output = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("GradientPass::slab"),
+            size: plane_bytes * depth as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let params_buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("GradientPass::params"),
+            size: std::mem::size_of::<GradientParams>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("GradientPass::bind_group"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::TextureView(&volume.view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: output.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: params_buffer.as_entire_binding(),
+                },
+            ],
+        });
+        let mut result = vec![0f32; nx as usize * ny as usize * nz as usize];
+        let mut z = 0;
+        while z < nz {
+            let d = depth.min(nz - z);
+            let params = GradientParams {
+                dims: volume.dims,
+                z_start: z,
+                inv_spacing: spacing.map(|s| (1.0 / s) as f32),
+                slab_depth: d,
+            };
+            gpu.queue
+                .write_buffer(&params_buffer, 0, bytemuck::bytes_of(&params));
+            let mut encoder = gpu
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("GradientPass::encoder"),
+                });
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("GradientPass::pass"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(pipeline);
+                pass.set_bind_group(0, &bind_group, &[]);
+                pass.dispatch_workgroups(nx.div_ceil(WORKGROUP_X), ny, d);
+            }
+            gpu.queue.submit([encoder.finish()]);
+            let start = z as usize * nx as usize * ny as usize;
+            let count = d as usize * nx as usize * ny as usize;
+            readback::read_buffer(
+                gpu,
+                &output,
+                plane_bytes * d as u64,
+                bytemuck::cast_slice_mut(&mut result[start..start + count]),
+            )?;
+            z += d;
+        }
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_match_the_wgsl_layout() {
+        // vec3<u32> at 0, u32 at 12, vec3<f32> at 16, u32 at 28: 32 bytes.
+        assert_eq!(std::mem::size_of::<GradientParams>(), 32);
+        assert_eq!(std::mem::offset_of!(GradientParams, z_start), 12);
+        assert_eq!(std::mem::offset_of!(GradientParams, inv_spacing), 16);
+        assert_eq!(std::mem::offset_of!(GradientParams, slab_depth), 28);
+    }
+}

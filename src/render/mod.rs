@@ -1,0 +1,4 @@
+//! GPU passes. Each owns its pipelines, built once; per-run values are small uniform writes.
+
+pub mod gradient_pass;
+pub mod volume_texture;

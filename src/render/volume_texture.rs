@@ -1,0 +1,78 @@
+//! The scalar volume on the GPU: an r32float 3-D texture.
+
+use crate::gpu::{Gpu, GpuError};
+use crate::volume::Volume;
+
+/// Slabs of at most this many voxels are converted to float and uploaded at a time, so the host
+/// never holds a float copy of the whole volume.
+const UPLOAD_VOXELS: usize = 1 << 22;
+
+#[derive(Debug)]
+pub struct VolumeTexture {
+    pub texture: wgpu::Texture,
+    pub view: wgpu::TextureView,
+    pub dims: [u32; 3],
+}
+
+impl VolumeTexture {
+    /// Uploads `volume` as float values. Fails when a side exceeds the device's 3-D texture limit.
+    pub fn upload(gpu: &Gpu, volume: &Volume) -> Result<VolumeTexture, GpuError> {
+        let max = gpu.device.limits().max_texture_dimension_3d;
+        let [nx, ny, nz] = volume.dims;
+        if volume.dims.iter().any(|&d| d > max as usize) {
+            return Err(GpuError::VolumeTooLarge(nx, ny, nz, max));
+        }
+        let dims = volume.dims.map(|d| d as u32);
+        let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("VolumeTexture::scalar"),
+            size: wgpu::Extent3d {
+                width: dims[0],
+                height: dims[1],
+                depth_or_array_layers: dims[2],
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D3,
+            format: wgpu::TextureFormat::R32Float,
+            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            view_formats: &[],
+        });
+        let slab = nx * ny;
+        let depth = (UPLOAD_VOXELS / slab).max(1);
+        let mut z = 0;
+        while z < nz {
+            let d = depth.min(nz - z);
+            let values = volume.data.range_to_f32(z * slab, d * slab);
+            gpu.queue.write_texture(
+                wgpu::TexelCopyTextureInfo {
+                    texture: &texture,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d {
+                        x: 0,
+                        y: 0,
+                        z: z as u32,
+                    },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                bytemuck::cast_slice(&values),
+                wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(4 * dims[0]),
+                    rows_per_image: Some(dims[1]),
+                },
+                wgpu::Extent3d {
+                    width: dims[0],
+                    height: dims[1],
+                    depth_or_array_layers: d as u32,
+                },
+            );
+            z += d;
+        }
+        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        Ok(VolumeTexture {
+            texture,
+            view,
+            dims,
+        })
+    }
+}
