@@ -1,6 +1,6 @@
 //! Replays every input the fuzzers found (tests/fuzz_regressions/): each must end with exit
-//! status 0 or 1 and at most one line on stderr, under a 2 GiB address-space cap — never a
-//! panic, an abort or an allocation from a header's claim.
+//! status 0 or 1 and at most one line on stderr, under a 2 GiB address-space cap and a 20 s
+//! limit — never a panic, an abort, a hang or an allocation from a header's claim.
 
 use std::process::Command;
 
@@ -16,7 +16,7 @@ fn every_fuzzer_finding_fails_cleanly() {
     for input in inputs {
         let out = Command::new("bash")
             .arg("-c")
-            .arg("ulimit -v 2097152; exec \"$0\" info \"$1\"")
+            .arg("ulimit -v 2097152; exec timeout 20 \"$0\" info \"$1\"")
             .arg(env!("CARGO_BIN_EXE_gradvol"))
             .arg(&input)
             .output()

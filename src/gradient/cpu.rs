@@ -57,13 +57,37 @@ pub fn central<T: Scalar>(v: &[T], dims: [usize; 3], spacing: [f64; 3]) -> Vec<f
                 let (r, ry0, ry1, rz0, rz1) =
                     (row(y, z), row(ym, z), row(yp, z), row(y, zm), row(y, zp));
                 let dst = &mut slab[y * nx..][..nx];
-                for x in 0..nx {
-                    let (xm, xp) = around(x, nx);
+                let at = |x: usize, xm: usize, xp: usize| {
                     let gx = (r[xp].to_f32() - r[xm].to_f32()) * h[0];
                     let gy = (ry1[x].to_f32() - ry0[x].to_f32()) * h[1];
                     let gz = (rz1[x].to_f32() - rz0[x].to_f32()) * h[2];
-                    dst[x] = (gx * gx + gy * gy + gz * gz).sqrt();
+                    (gx * gx + gy * gy + gz * gz).sqrt()
+                };
+                if nx < 3 {
+                    for (x, d) in dst.iter_mut().enumerate() {
+                        let (xm, xp) = around(x, nx);
+                        *d = at(x, xm, xp);
+                    }
+                    continue;
                 }
+                // The interior as zipped slices, so the loop vectorises.
+                let inner = nx - 2;
+                let lanes = dst[1..nx - 1]
+                    .iter_mut()
+                    .zip(&r[..inner])
+                    .zip(&r[2..])
+                    .zip(&ry0[1..nx - 1])
+                    .zip(&ry1[1..nx - 1])
+                    .zip(&rz0[1..nx - 1])
+                    .zip(&rz1[1..nx - 1]);
+                for ((((((d, xm), xp), y0), y1), z0), z1) in lanes {
+                    let gx = (xp.to_f32() - xm.to_f32()) * h[0];
+                    let gy = (y1.to_f32() - y0.to_f32()) * h[1];
+                    let gz = (z1.to_f32() - z0.to_f32()) * h[2];
+                    *d = (gx * gx + gy * gy + gz * gz).sqrt();
+                }
+                dst[0] = at(0, 0, 1);
+                dst[nx - 1] = at(nx - 1, nx - 2, nx - 1);
             }
         });
     out
@@ -71,46 +95,60 @@ pub fn central<T: Scalar>(v: &[T], dims: [usize; 3], spacing: [f64; 3]) -> Vec<f
 
 /// scipy's 3-D Sobel in physical units: derivative [-1, 0, 1] along each axis, smoothing
 /// [1, 2, 1] along the other two, divided by 32 s_i.
+///
+/// Separable: per plane, each row's x-derivative D and x-smoothing S are formed once; the y and
+/// z kernels then combine whole rows.
 pub fn sobel<T: Scalar>(v: &[T], dims: [usize; 3], spacing: [f64; 3]) -> Vec<f32> {
     let [nx, ny, nz] = dims;
-    let h = spacing.map(|s| 1.0 / (32.0 * s));
-    let row = |y: usize, z: usize| &v[(y + ny * z) * nx..][..nx];
-    let mut out = vec![0f32; nx * ny * nz];
-    out.par_chunks_mut(nx * ny)
-        .enumerate()
-        .for_each(|(z, slab)| {
-            let (zm, zp) = around(z, nz);
-            for y in 0..ny {
-                let (ym, yp) = around(y, ny);
-                // The 3x3 rows around (y, z), indexed [dz][dy].
-                let rows = [zm, z, zp].map(|zz| [ym, y, yp].map(|yy| row(yy, zz)));
-                let dst = &mut slab[y * nx..][..nx];
-                for x in 0..nx {
-                    let (xm, xp) = around(x, nx);
-                    let mut diff = [[0f64; 3]; 3]; // f(x+1) - f(x-1) per row
-                    let mut smooth = [[0f64; 3]; 3]; // f(x-1) + 2 f(x) + f(x+1) per row
-                    for dz in 0..3 {
-                        for dy in 0..3 {
-                            let r = rows[dz][dy];
-                            let (a, b, c) = (r[xm].to_f64(), r[x].to_f64(), r[xp].to_f64());
-                            diff[dz][dy] = c - a;
-                            smooth[dz][dy] = a + 2.0 * b + c;
-                        }
-                    }
-                    const W: [f64; 3] = [1.0, 2.0, 1.0];
-                    let (mut gx, mut gy, mut gz) = (0.0, 0.0, 0.0);
-                    for k in 0..3 {
-                        for (dy, wy) in W.iter().enumerate() {
-                            gx += W[k] * wy * diff[k][dy];
-                        }
-                        gy += W[k] * (smooth[k][2] - smooth[k][0]);
-                        gz += W[k] * (smooth[2][k] - smooth[0][k]);
-                    }
-                    let (gx, gy, gz) = (gx * h[0], gy * h[1], gz * h[2]);
-                    dst[x] = (gx * gx + gy * gy + gz * gz).sqrt() as f32;
-                }
+    let plane = nx * ny;
+    let h = spacing.map(|s| (1.0 / (32.0 * s)) as f32);
+    // D and S of one plane, row by row.
+    let rows_of = |z: usize, d: &mut [f32], s: &mut [f32]| {
+        for y in 0..ny {
+            let r = &v[(y + ny * z) * nx..][..nx];
+            for x in 0..nx {
+                let (xm, xp) = around(x, nx);
+                let (a, b, c) = (r[xm].to_f32(), r[x].to_f32(), r[xp].to_f32());
+                d[y * nx + x] = c - a;
+                s[y * nx + x] = a + 2.0 * b + c;
             }
-        });
+        }
+    };
+    let mut out = vec![0f32; plane * nz];
+    out.par_chunks_mut(plane).enumerate().for_each(|(z, slab)| {
+        let (zm, zp) = around(z, nz);
+        let mut d = [vec![0f32; plane], vec![0f32; plane], vec![0f32; plane]];
+        let mut s = [vec![0f32; plane], vec![0f32; plane], vec![0f32; plane]];
+        for (k, zz) in [zm, z, zp].into_iter().enumerate() {
+            rows_of(zz, &mut d[k], &mut s[k]);
+        }
+        // Smoothed along z: d and s weighted 1, 2, 1 over the three planes; and s's z-derivative.
+        let mut dz_smooth = vec![0f32; plane];
+        let mut sz_smooth = vec![0f32; plane];
+        let mut sz_diff = vec![0f32; plane];
+        for i in 0..plane {
+            dz_smooth[i] = d[0][i] + 2.0 * d[1][i] + d[2][i];
+            sz_smooth[i] = s[0][i] + 2.0 * s[1][i] + s[2][i];
+            sz_diff[i] = s[2][i] - s[0][i];
+        }
+        fn row(a: &[f32], y: usize, nx: usize) -> &[f32] {
+            &a[y * nx..][..nx]
+        }
+        let row = |a, y| row(a, y, nx);
+        for y in 0..ny {
+            let (ym, yp) = around(y, ny);
+            let (d0, d1, d2) = (row(&dz_smooth, ym), row(&dz_smooth, y), row(&dz_smooth, yp));
+            let (s0, s2) = (row(&sz_smooth, ym), row(&sz_smooth, yp));
+            let (z0, z1, z2) = (row(&sz_diff, ym), row(&sz_diff, y), row(&sz_diff, yp));
+            let dst = &mut slab[y * nx..][..nx];
+            for x in 0..nx {
+                let gx = (d0[x] + 2.0 * d1[x] + d2[x]) * h[0];
+                let gy = (s2[x] - s0[x]) * h[1];
+                let gz = (z0[x] + 2.0 * z1[x] + z2[x]) * h[2];
+                dst[x] = (gx * gx + gy * gy + gz * gz).sqrt();
+            }
+        }
+    });
     out
 }
 
@@ -139,63 +177,131 @@ fn reflect(i: i64, n: usize) -> usize {
     (if m < n { m } else { 2 * n - 1 - m }) as usize
 }
 
-/// Correlates `src` with `weights` (offsets -r..=r) along `axis`, 'reflect' borders.
-fn correlate_axis(src: &[f64], dims: [usize; 3], axis: usize, weights: &[f64]) -> Vec<f64> {
+/// For each position along an axis of `n`, the reflected index each tap reads:
+/// `taps[i * K + k]` for kernel length K.
+fn tap_table(n: usize, len: usize) -> Vec<usize> {
+    let r = (len / 2) as i64;
+    (0..n as i64)
+        .flat_map(|i| (0..len as i64).map(move |k| reflect(i + k - r, n)))
+        .collect()
+}
+
+/// Along x, from the voxels in their own type: (smoothed, differentiated), in one sweep.
+fn x_pass<T: Scalar>(
+    v: &[T],
+    dims: [usize; 3],
+    smooth: &[f64],
+    deriv: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
     let [nx, ny, _] = dims;
-    let n = dims[axis];
-    let stride = [1, nx, nx * ny][axis];
-    let r = (weights.len() / 2) as i64;
-    let mut out = vec![0f64; src.len()];
-    out.par_chunks_mut(nx * ny)
-        .enumerate()
-        .for_each(|(z, slab)| {
-            for y in 0..ny {
-                for x in 0..nx {
-                    let i = [x, y, z][axis] as i64;
-                    let base = x + nx * (y + ny * z) - i as usize * stride;
-                    let mut acc = 0.0;
-                    for (k, w) in weights.iter().enumerate() {
-                        acc += w * src[base + reflect(i + k as i64 - r, n) * stride];
-                    }
-                    slab[x + nx * y] = acc;
+    let len = smooth.len();
+    let taps = tap_table(nx, len);
+    let mut a0 = vec![0f64; v.len()];
+    let mut a1 = vec![0f64; v.len()];
+    a0.par_chunks_mut(nx)
+        .zip(a1.par_chunks_mut(nx))
+        .zip(v.par_chunks(nx))
+        .with_min_len(ny)
+        .for_each(|((o0, o1), row)| {
+            for x in 0..nx {
+                let t = &taps[x * len..][..len];
+                let (mut s0, mut s1) = (0.0, 0.0);
+                for k in 0..len {
+                    let f = row[t[k]].to_f64();
+                    s0 += smooth[k] * f;
+                    s1 += deriv[k] * f;
                 }
+                o0[x] = s0;
+                o1[x] = s1;
             }
         });
-    out
+    (a0, a1)
+}
+
+/// Along y: `src` correlated with each of `kernels`, reading `src` once. Whole rows are
+/// accumulated (`out_row += w * src_row`), which vectorises.
+fn y_pass(src: &[f64], dims: [usize; 3], kernels: &[&[f64]]) -> Vec<Vec<f64>> {
+    let [nx, ny, _] = dims;
+    let plane = nx * ny;
+    let len = kernels[0].len();
+    let taps = tap_table(ny, len);
+    let mut outs: Vec<Vec<f64>> = kernels.iter().map(|_| vec![0f64; src.len()]).collect();
+    // One job per z-plane, each writing that plane of every output.
+    let mut planes: Vec<Vec<&mut [f64]>> = (0..dims[2]).map(|_| Vec::new()).collect();
+    for out in outs.iter_mut() {
+        for (z, p) in out.chunks_mut(plane).enumerate() {
+            planes[z].push(p);
+        }
+    }
+    planes.par_iter_mut().enumerate().for_each(|(z, outs)| {
+        for y in 0..ny {
+            for k in 0..len {
+                let j = taps[y * len + k];
+                let row = &src[(j + ny * z) * nx..][..nx];
+                for (out, kernel) in outs.iter_mut().zip(kernels) {
+                    let w = kernel[k];
+                    for (d, s) in out[y * nx..][..nx].iter_mut().zip(row) {
+                        *d += w * s;
+                    }
+                }
+            }
+        }
+    });
+    outs
 }
 
 /// Derivative-of-Gaussian gradient with sigma in mm on every axis, in data units per mm.
+///
+/// x: smoothed and differentiated in one sweep; y: the smoothed volume through both kernels in
+/// one sweep, the differentiated one smoothed; z: the three components accumulated row by row
+/// and turned into the magnitude at once, never stored.
 pub fn gaussian<T: Scalar>(
     v: &[T],
     dims: [usize; 3],
     spacing: [f64; 3],
     sigma_mm: f64,
 ) -> Vec<f32> {
-    let f: Vec<f64> = v.par_iter().map(|x| x.to_f64()).collect();
+    let [nx, ny, nz] = dims;
+    let plane = nx * ny;
     let k = spacing.map(|s| gaussian_kernels(sigma_mm / s));
-    let a0 = correlate_axis(&f, dims, 0, &k[0].0);
-    let a1 = correlate_axis(&f, dims, 0, &k[0].1);
-    drop(f);
-    let b00 = correlate_axis(&a0, dims, 1, &k[1].0);
-    let b01 = correlate_axis(&a0, dims, 1, &k[1].1);
+    let (a0, a1) = x_pass(v, dims, &k[0].0, &k[0].1);
+    let mut b0 = y_pass(&a0, dims, &[&k[1].0, &k[1].1]).into_iter();
     drop(a0);
-    let b10 = correlate_axis(&a1, dims, 1, &k[1].0);
+    let (b00, b01) = (
+        b0.next().expect("two kernels"),
+        b0.next().expect("two kernels"),
+    );
+    let b10 = y_pass(&a1, dims, &[&k[1].0]).pop().expect("one kernel");
     drop(a1);
-    let gx = correlate_axis(&b10, dims, 2, &k[2].0);
-    drop(b10);
-    let gy = correlate_axis(&b01, dims, 2, &k[2].0);
-    drop(b01);
-    let gz = correlate_axis(&b00, dims, 2, &k[2].1);
+    let (smooth_z, deriv_z) = (&k[2].0, &k[2].1);
+    let len = smooth_z.len();
+    let taps = tap_table(nz, len);
     let h = spacing.map(|s| 1.0 / s);
-    (0..gx.len())
-        .into_par_iter()
-        .map(|i| {
-            let (x, y, z) = (gx[i] * h[0], gy[i] * h[1], gz[i] * h[2]);
-            (x * x + y * y + z * z).sqrt() as f32
-        })
-        .collect()
+    let mut out = vec![0f32; v.len()];
+    out.par_chunks_mut(plane).enumerate().for_each(|(z, slab)| {
+        let (mut gx, mut gy, mut gz) = (vec![0f64; nx], vec![0f64; nx], vec![0f64; nx]);
+        for y in 0..ny {
+            gx.fill(0.0);
+            gy.fill(0.0);
+            gz.fill(0.0);
+            for kk in 0..len {
+                let base = (y + ny * taps[z * len + kk]) * nx;
+                let (ws, wd) = (smooth_z[kk], deriv_z[kk]);
+                let rows = (&b10[base..][..nx], &b01[base..][..nx], &b00[base..][..nx]);
+                for x in 0..nx {
+                    gx[x] += ws * rows.0[x];
+                    gy[x] += ws * rows.1[x];
+                    gz[x] += wd * rows.2[x];
+                }
+            }
+            for (x, d) in slab[y * nx..][..nx].iter_mut().enumerate() {
+                let (a, b, c) = (gx[x] * h[0], gy[x] * h[1], gz[x] * h[2]);
+                *d = (a * a + b * b + c * c).sqrt() as f32;
+            }
+        }
+    });
+    out
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

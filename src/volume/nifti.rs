@@ -100,9 +100,14 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
             )));
         }
         let file_len = std::fs::metadata(path)?.len();
-        if !gzipped && vox_offset > file_len {
+        let reach = if gzipped {
+            file_len.saturating_mul(super::payload::MAX_DEFLATE_RATIO)
+        } else {
+            file_len
+        };
+        if vox_offset > reach {
             return Err(invalid(format!(
-                "vox_offset {} lies beyond the end of the file ({file_len} bytes)",
+                "vox_offset {} lies beyond the end of the data ({file_len} bytes on disk)",
                 header.vox_offset
             )));
         }

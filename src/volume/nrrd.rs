@@ -72,15 +72,26 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
             (PathBuf::from(path), header_end)
         }
     };
+    require_regular_file(&data_path)?;
     let data_offset = skip_lines(&data_path, data_offset, h.line_skip)?;
-    let read_count = geometry.components as u64 * geometry.voxels;
+    let read_count = (geometry.components as u64)
+        .checked_mul(geometry.voxels)
+        .filter(|&n| n <= super::MAX_VOXELS)
+        .ok_or_else(|| {
+            invalid(format!(
+                "{} values per voxel make more values than any volume may hold",
+                geometry.components
+            ))
+        })?;
 
     let data = match h.encoding {
         Encoding::Text => {
             let mut f = File::open(&data_path)?;
+            let len = f.metadata()?.len();
             f.seek(SeekFrom::Start(data_offset))?;
             let mut text = String::new();
-            f.read_to_string(&mut text)
+            f.take(len.saturating_sub(data_offset))
+                .read_to_string(&mut text)
                 .map_err(|_| invalid("ascii data is not text"))?;
             Decoded::scan(parse_text_voxels(&text, h.dtype, read_count)?)
         }
@@ -218,18 +229,39 @@ fn clip(s: &str) -> String {
     s.chars().take(60).collect()
 }
 
-/// Moves past `lines` newline-terminated lines starting at `offset`.
+/// Data must come from a regular file: a device or pipe could be read without end.
+fn require_regular_file(path: &Path) -> Result<(), ErrorKind> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        ErrorKind::Io(std::io::Error::new(
+            e.kind(),
+            format!("data file {}: {e}", path.display()),
+        ))
+    })?;
+    if meta.is_file() {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "the data file {} is not a regular file",
+            path.display()
+        )))
+    }
+}
+
+/// Moves past `lines` newline-terminated lines starting at `offset`, never beyond the file.
 fn skip_lines(path: &Path, offset: u64, lines: u64) -> Result<u64, ErrorKind> {
     if lines == 0 {
         return Ok(offset);
     }
-    let mut file = BufReader::new(File::open(path)?);
-    file.seek(SeekFrom::Start(offset))?;
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut reader = BufReader::new(file);
+    reader.seek(SeekFrom::Start(offset))?;
+    let mut reader = reader.take(len.saturating_sub(offset));
     let mut pos = offset;
     let mut sink = Vec::new();
     for _ in 0..lines {
         sink.clear();
-        let n = (&mut file).take(1 << 20).read_until(b'\n', &mut sink)?;
+        let n = (&mut reader).take(1 << 20).read_until(b'\n', &mut sink)?;
         if n == 0 {
             return Err(invalid("'line skip' goes past the end of the data file"));
         }
@@ -392,7 +424,11 @@ fn parse_vectors(s: &str, expected: usize) -> Result<Vec<Option<Vec<f64>>>, Erro
                 .collect::<Result<Vec<_>, _>>()?;
             out.push(Some(v));
             rest = after[close + 1..].trim_start();
-        } else if rest.len() >= 4 && rest[..4].eq_ignore_ascii_case("none") {
+        } else if rest
+            .as_bytes()
+            .get(..4)
+            .is_some_and(|b| b.eq_ignore_ascii_case(b"none"))
+        {
             out.push(None);
             rest = rest[4..].trim_start();
         } else {

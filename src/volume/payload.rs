@@ -53,7 +53,14 @@ impl Payload<'_> {
     pub fn read(&self, options: &LoadOptions) -> Result<Decoded, ErrorKind> {
         let needed = self.needed();
         let mut file = File::open(self.path)?;
-        let file_len = file.metadata()?.len();
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(ErrorKind::invalid(format!(
+                "the voxel data {} is not a regular file",
+                self.path.display()
+            )));
+        }
+        let file_len = meta.len();
         let start = if self.from_end {
             file_len.checked_sub(needed).ok_or(ErrorKind::Truncated {
                 needed,
