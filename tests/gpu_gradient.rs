@@ -4,28 +4,14 @@
 mod common;
 
 use common::*;
-use glam::{DMat3, DVec3};
 use gradvol::gpu::Gpu;
 use gradvol::gradient::{Operator, cpu};
 use gradvol::render::gradient_pass::GradientPass;
 use gradvol::render::volume_texture::VolumeTexture;
-use gradvol::volume::{DType, Decoded, Format, Space, Volume, VoxelData};
+use gradvol::volume::{DType, VoxelData};
 
 fn gpu() -> Gpu {
     Gpu::new().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn volume(dims: [usize; 3], spacing: [f64; 3], data: VoxelData) -> Volume {
-    Volume::from_geometry(
-        dims,
-        spacing,
-        DMat3::IDENTITY,
-        DVec3::ZERO,
-        Space::Lps,
-        Decoded::scan(data),
-        Format::Raw,
-    )
-    .unwrap()
 }
 
 /// Largest difference relative to the largest reference magnitude.
@@ -48,7 +34,7 @@ fn gpu_matches_the_cpu_reference_on_odd_anisotropic_volumes() {
         ([8, 5, 40], [1.0, 2.0, 0.5], DType::Uint8),
     ] {
         let n = dims.iter().product();
-        let v = volume(dims, spacing, random_voxels(dtype, n, &mut rng));
+        let v = grid_volume(dims, spacing, random_voxels(dtype, n, &mut rng));
         let texture = VolumeTexture::upload(&gpu, &v).unwrap();
         for operator in [Operator::Central, Operator::Sobel] {
             let got = pass.compute(&gpu, &texture, spacing, operator).unwrap();
@@ -68,7 +54,7 @@ fn slab_seams_change_nothing() {
     let gpu = gpu();
     let pass = GradientPass::new(&gpu);
     let dims = [21, 13, 29];
-    let v = volume(
+    let v = grid_volume(
         dims,
         [0.9, 1.1, 1.7],
         random_voxels(DType::Float, 21 * 13 * 29, &mut Rng(5)),
@@ -114,7 +100,7 @@ fn gpu_central_reproduces_vtk_on_the_seed_vector() {
                 .sqrt()
         })
         .collect();
-    let v = volume([3, 4, 5], [0.1; 3], VoxelData::Float(input));
+    let v = grid_volume([3, 4, 5], [0.1; 3], VoxelData::Float(input));
     let gpu = gpu();
     let texture = VolumeTexture::upload(&gpu, &v).unwrap();
     let got = GradientPass::new(&gpu)

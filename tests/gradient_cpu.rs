@@ -3,31 +3,12 @@
 //! Sobel and Gaussian-derivative magnitudes on an odd-sized, anisotropic volume
 //! (tests/data/gradient_reference.json).
 
-use glam::{DMat3, DVec3};
+mod common;
+
+use common::{grid_volume as volume, numbers};
 use gradvol::gradient::{Operator, cpu};
-use gradvol::volume::{Decoded, Format, Space, Volume, VoxelData};
+use gradvol::volume::VoxelData;
 use serde_json::Value;
-
-fn volume(dims: [usize; 3], spacing: [f64; 3], data: VoxelData) -> Volume {
-    Volume::from_geometry(
-        dims,
-        spacing,
-        DMat3::IDENTITY,
-        DVec3::ZERO,
-        Space::Lps,
-        Decoded::scan(data),
-        Format::Raw,
-    )
-    .unwrap()
-}
-
-fn numbers(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
 
 fn triple<T: Copy + Default>(v: &[T]) -> [T; 3] {
     [v[0], v[1], v[2]]

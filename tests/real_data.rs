@@ -23,14 +23,6 @@ fn truth() -> serde_json::Map<String, Value> {
         .clone()
 }
 
-fn numbers(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
 fn check(name: &str) {
     let all = truth();
     let t = &all[name];

@@ -22,17 +22,17 @@ pub enum Device {
     Cpu,
 }
 
-/// |grad f| and a description of where it was computed.
-fn compute(volume: &Volume, operator: Operator, device: Device) -> Result<(Vec<f32>, String)> {
-    let cpu_path = || {
+/// |grad f|, a description of where it was computed, and the milliseconds the computation took
+/// (for the GPU: upload, passes and readback; opening the device is not counted).
+fn compute(volume: &Volume, operator: Operator, device: Device) -> Result<(Vec<f32>, String, f64)> {
+    let cpu_path = |why: &str| {
         let threads = rayon::current_num_threads();
-        (
-            cpu::gradient_magnitude(volume, operator),
-            format!("cpu ({threads} threads)"),
-        )
+        let start = Instant::now();
+        let g = cpu::gradient_magnitude(volume, operator);
+        (g, format!("cpu ({threads} threads){why}"), ms_since(start))
     };
     if device == Device::Cpu {
-        return Ok(cpu_path());
+        return Ok(cpu_path(""));
     }
     if !GradientPass::supports(operator) {
         if device == Device::Gpu {
@@ -41,36 +41,34 @@ fn compute(volume: &Volume, operator: Operator, device: Device) -> Result<(Vec<f
                 operator.name()
             );
         }
-        return Ok(cpu_path());
+        return Ok(cpu_path(""));
     }
     let gpu = match Gpu::new() {
         Ok(gpu) => gpu,
-        Err(e) if device == Device::Auto => {
-            let (g, _) = cpu_path();
-            return Ok((g, format!("cpu (no GPU: {e})")));
-        }
+        Err(e) if device == Device::Auto => return Ok(cpu_path(&format!("; no GPU: {e}"))),
         Err(e) => return Err(e.into()),
     };
     if device == Device::Auto && gpu.is_software() {
-        let (g, d) = cpu_path();
-        return Ok((
-            g,
-            format!(
-                "{d}; the adapter {} is a software rasteriser",
-                gpu.describe()
-            ),
-        ));
+        let why = format!("; the adapter {} is a software rasteriser", gpu.describe());
+        return Ok(cpu_path(&why));
     }
+    let pass = GradientPass::new(&gpu);
+    let start = Instant::now();
     let texture = match VolumeTexture::upload(&gpu, volume) {
         Ok(t) => t,
-        Err(e) if device == Device::Auto => {
-            let (g, d) = cpu_path();
-            return Ok((g, format!("{d}; {e}")));
-        }
+        Err(e) if device == Device::Auto => return Ok(cpu_path(&format!("; {e}"))),
         Err(e) => return Err(e.into()),
     };
-    let gradient = GradientPass::new(&gpu).compute(&gpu, &texture, volume.spacing, operator)?;
-    Ok((gradient, format!("gpu: {}", gpu.describe())))
+    let gradient = pass.compute(&gpu, &texture, volume.spacing, operator)?;
+    Ok((
+        gradient,
+        format!("gpu: {}", gpu.describe()),
+        ms_since(start),
+    ))
+}
+
+fn ms_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
 }
 
 /// Computes |grad f| (upload and readback included in `compute_ms`), writes it to `output` on the input's grid, and prints a one-line JSON
@@ -87,9 +85,7 @@ pub fn run(
     {
         bail!("--sigma-mm must be a positive number of millimetres, not {sigma_mm}");
     }
-    let start = Instant::now();
-    let (gradient, device) = compute(volume, operator, device)?;
-    let compute_ms = start.elapsed().as_secs_f64() * 1e3;
+    let (gradient, device, compute_ms) = compute(volume, operator, device)?;
     let stats = GradientStats::compute(volume, &gradient);
     let description = format!("gradvol gradient magnitude ({operator}), data units per mm");
     write_float_volume(output, &gradient, volume, &description)?;

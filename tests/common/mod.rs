@@ -82,6 +82,29 @@ pub fn load_err(path: &Path) -> String {
     }
 }
 
+/// An axis-aligned volume at the origin holding `data`.
+pub fn grid_volume(dims: [usize; 3], spacing: [f64; 3], data: VoxelData) -> Volume {
+    Volume::from_geometry(
+        dims,
+        spacing,
+        glam::DMat3::IDENTITY,
+        glam::DVec3::ZERO,
+        gradvol::volume::Space::Lps,
+        gradvol::volume::Decoded::scan(data),
+        gradvol::volume::Format::Raw,
+    )
+    .unwrap()
+}
+
+/// A JSON array of numbers.
+pub fn numbers(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
 /// `a` and `b` agree to `tol` in every element.
 pub fn assert_mat4_close(a: glam::DMat4, b: glam::DMat4, tol: f64) {
     assert!(a.abs_diff_eq(b, tol), "matrices differ:\n{a}\n{b}");
