@@ -158,7 +158,7 @@ fn main() {
             });
             row(op, "cpu", t, host_bw);
             if let (Some(gpu), Some(pass)) = (&gpu, &pass)
-                && GradientPass::supports(op)
+                && GradientPass::supports(gpu, op)
             {
                 let texture = VolumeTexture::upload(gpu, v).unwrap();
                 let t = best_of(runs, || {

@@ -34,20 +34,24 @@ fn compute(volume: &Volume, operator: Operator, device: Device) -> Result<(Vec<f
     if device == Device::Cpu {
         return Ok(cpu_path(""));
     }
-    if !GradientPass::supports(operator) {
-        if device == Device::Gpu {
-            bail!(
-                "the {} operator runs on the CPU only; use --device cpu or auto",
-                operator.name()
-            );
-        }
-        return Ok(cpu_path(""));
-    }
     let gpu = match Gpu::new() {
         Ok(gpu) => gpu,
         Err(e) if device == Device::Auto => return Ok(cpu_path(&format!("; no GPU: {e}"))),
         Err(e) => return Err(e.into()),
     };
+    if !GradientPass::supports(&gpu, operator) {
+        if device == Device::Gpu {
+            bail!(
+                "the {} operator needs 3-D storage textures, which {} lacks; use --device cpu",
+                operator.name(),
+                gpu.describe()
+            );
+        }
+        return Ok(cpu_path(&format!(
+            "; {} lacks 3-D storage textures",
+            gpu.describe()
+        )));
+    }
     if device == Device::Auto && gpu.is_software() {
         let why = format!("; the adapter {} is a software rasteriser", gpu.describe());
         return Ok(cpu_path(&why));

@@ -3,6 +3,7 @@
 
 use crate::gpu::{Gpu, GpuError, readback};
 use crate::gradient::Operator;
+use crate::render::gaussian_pass::GaussianPass;
 use crate::render::volume_texture::VolumeTexture;
 
 /// WGSL mirror: keep in sync with `Params` in shaders/gradient.wgsl.
@@ -19,13 +20,14 @@ pub struct GradientParams {
 const DEFAULT_SLAB_BYTES: u64 = 64 << 20;
 const WORKGROUP_X: u32 = 64;
 
-/// Pipelines for the operators the GPU computes (central and Sobel; the Gaussian's separable
-/// passes run on the CPU for now).
+/// Pipelines for every operator: central and Sobel in one pass each, the Gaussian in three
+/// separable passes ([`GaussianPass`]).
 #[derive(Debug)]
 pub struct GradientPass {
     layout: wgpu::BindGroupLayout,
     central: wgpu::ComputePipeline,
     sobel: wgpu::ComputePipeline,
+    gaussian: GaussianPass,
 }
 
 impl GradientPass {
@@ -89,12 +91,14 @@ impl GradientPass {
             central: pipeline("central_magnitude"),
             sobel: pipeline("sobel_magnitude"),
             layout,
+            gaussian: GaussianPass::new(gpu),
         }
     }
 
-    /// Whether the GPU computes `operator` (else use the CPU path).
-    pub fn supports(operator: Operator) -> bool {
-        matches!(operator, Operator::Central | Operator::Sobel)
+    /// Whether this GPU computes `operator` correctly. wgpu's OpenGL backend writes only the
+    /// first slice of a 3-D storage texture, which the Gaussian's passes rely on.
+    pub fn supports(gpu: &Gpu, operator: Operator) -> bool {
+        !matches!(operator, Operator::Gaussian { .. }) || gpu.info.backend != wgpu::Backend::Gl
     }
 
     /// |grad f| for every voxel, x fastest.
@@ -121,7 +125,11 @@ impl GradientPass {
         let pipeline = match operator {
             Operator::Central => &self.central,
             Operator::Sobel => &self.sobel,
-            Operator::Gaussian { .. } => unreachable!("callers check GradientPass::supports"),
+            Operator::Gaussian { sigma_mm } => {
+                return self
+                    .gaussian
+                    .compute(gpu, volume, spacing, sigma_mm, slab_bytes);
+            }
         };
         let [nx, ny, nz] = volume.dims;
         let plane_bytes = 4 * nx as u64 * ny as u64;

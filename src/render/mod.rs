@@ -1,4 +1,5 @@
 //! GPU passes. Each owns its pipelines, built once; per-run values are small uniform writes.
 
+pub mod gaussian_pass;
 pub mod gradient_pass;
 pub mod volume_texture;

@@ -1,0 +1,283 @@
+//! The Gaussian gradient on the GPU: three separable compute passes through float storage
+//! textures (shaders/gaussian.wgsl), the last one writing |grad f| slab by slab.
+
+use crate::gpu::{Gpu, GpuError, readback};
+use crate::gradient::cpu::gaussian_kernels;
+use crate::render::volume_texture::VolumeTexture;
+
+/// WGSL mirror: keep in sync with `Params` in shaders/gaussian.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GaussianParams {
+    pub dims: [u32; 3],
+    pub radius: u32,
+    pub inv_spacing: [f32; 3],
+    pub z_start: u32,
+    pub slab_depth: u32,
+    pub _pad: [u32; 3],
+}
+
+const WORKGROUP_X: u32 = 64;
+
+/// Pipelines of the three passes, built once.
+#[derive(Debug)]
+pub struct GaussianPass {
+    passes: [(wgpu::BindGroupLayout, wgpu::ComputePipeline); 3],
+}
+
+/// The input and output bindings of one pass.
+enum Io {
+    TextureToTexture(wgpu::TextureFormat),
+    TextureToBuffer,
+}
+
+impl GaussianPass {
+    pub fn new(gpu: &Gpu) -> GaussianPass {
+        let device = &gpu.device;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("GaussianPass::shader"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/gaussian.wgsl").into()),
+        });
+        let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty,
+            count: None,
+        };
+        let buffer = |binding, ty| {
+            entry(
+                binding,
+                wgpu::BindingType::Buffer {
+                    ty,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+            )
+        };
+        let make = |name: &str, input: u32, io: Io| {
+            let mut entries = vec![
+                buffer(0, wgpu::BufferBindingType::Uniform),
+                buffer(1, wgpu::BufferBindingType::Storage { read_only: true }),
+                buffer(2, wgpu::BufferBindingType::Storage { read_only: true }),
+                entry(
+                    input,
+                    wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                        view_dimension: wgpu::TextureViewDimension::D3,
+                        multisampled: false,
+                    },
+                ),
+            ];
+            entries.push(match io {
+                Io::TextureToTexture(format) => entry(
+                    input + 1,
+                    wgpu::BindingType::StorageTexture {
+                        access: wgpu::StorageTextureAccess::WriteOnly,
+                        format,
+                        view_dimension: wgpu::TextureViewDimension::D3,
+                    },
+                ),
+                Io::TextureToBuffer => buffer(
+                    input + 1,
+                    wgpu::BufferBindingType::Storage { read_only: false },
+                ),
+            });
+            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(name),
+                entries: &entries,
+            });
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(name),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(name),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+            (layout, pipeline)
+        };
+        GaussianPass {
+            passes: [
+                make(
+                    "gaussian_x",
+                    3,
+                    Io::TextureToTexture(wgpu::TextureFormat::Rg32Float),
+                ),
+                make(
+                    "gaussian_y",
+                    5,
+                    Io::TextureToTexture(wgpu::TextureFormat::Rgba32Float),
+                ),
+                make("gaussian_z", 7, Io::TextureToBuffer),
+            ],
+        }
+    }
+
+    /// |grad f| with a Gaussian of `sigma_mm` on every axis, x fastest; output slabs of at most
+    /// `slab_bytes`.
+    pub fn compute(
+        &self,
+        gpu: &Gpu,
+        volume: &VolumeTexture,
+        spacing: [f64; 3],
+        sigma_mm: f64,
+        slab_bytes: u64,
+    ) -> Result<Vec<f32>, GpuError> {
+        let device = &gpu.device;
+        let [nx, ny, nz] = volume.dims;
+        let size = wgpu::Extent3d {
+            width: nx,
+            height: ny,
+            depth_or_array_layers: nz,
+        };
+        let intermediate = |label, format| {
+            device.create_texture(&wgpu::TextureDescriptor {
+                label: Some(label),
+                size,
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D3,
+                format,
+                usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
+                view_formats: &[],
+            })
+        };
+        let along_x = intermediate("GaussianPass::along_x", wgpu::TextureFormat::Rg32Float);
+        let along_y = intermediate("GaussianPass::along_y", wgpu::TextureFormat::Rgba32Float);
+        let (x_view, y_view) = (
+            along_x.create_view(&Default::default()),
+            along_y.create_view(&Default::default()),
+        );
+        let plane_bytes = 4 * nx as u64 * ny as u64;
+        let limit = slab_bytes
+            .min(device.limits().max_storage_buffer_binding_size)
+            .max(plane_bytes);
+        let depth = ((limit / plane_bytes) as u32).min(nz);
+        let output = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("GaussianPass::slab"),
+            size: plane_bytes * depth as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let inv_spacing = spacing.map(|s| (1.0 / s) as f32);
+        // Per axis: its kernels, its params buffer, its bind group.
+        let bind = |axis: usize, input: &wgpu::TextureView, out: wgpu::BindingResource| {
+            let (smooth, deriv) = gaussian_kernels(sigma_mm / spacing[axis]);
+            let to_f32 = |w: &[f64]| w.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+            let storage = |label, data: &[f32]| {
+                let b = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size: 4 * data.len() as u64,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                gpu.queue.write_buffer(&b, 0, bytemuck::cast_slice(data));
+                b
+            };
+            let smooth_buf = storage("GaussianPass::smooth", &to_f32(&smooth));
+            let deriv_buf = storage("GaussianPass::deriv", &to_f32(&deriv));
+            let params = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("GaussianPass::params"),
+                size: std::mem::size_of::<GaussianParams>() as u64,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let radius = (smooth.len() / 2) as u32;
+            let input_binding = [3, 5, 7][axis];
+            let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("GaussianPass::bind_group"),
+                layout: &self.passes[axis].0,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: params.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: smooth_buf.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: deriv_buf.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: input_binding,
+                        resource: wgpu::BindingResource::TextureView(input),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: input_binding + 1,
+                        resource: out,
+                    },
+                ],
+            });
+            (group, params, radius)
+        };
+        let write_params = |buffer: &wgpu::Buffer, radius, z_start, slab_depth| {
+            let p = GaussianParams {
+                dims: volume.dims,
+                radius,
+                inv_spacing,
+                z_start,
+                slab_depth,
+                _pad: [0; 3],
+            };
+            gpu.queue.write_buffer(buffer, 0, bytemuck::bytes_of(&p));
+        };
+        let dispatch = |axis: usize, group: &wgpu::BindGroup, depth: u32| {
+            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("GaussianPass::encoder"),
+            });
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&self.passes[axis].1);
+                pass.set_bind_group(0, group, &[]);
+                pass.dispatch_workgroups(nx.div_ceil(WORKGROUP_X), ny, depth);
+            }
+            gpu.queue.submit([encoder.finish()]);
+        };
+
+        let (gx, px, rx) = bind(0, &volume.view, wgpu::BindingResource::TextureView(&x_view));
+        write_params(&px, rx, 0, nz);
+        dispatch(0, &gx, nz);
+        let (gy, py, ry) = bind(1, &x_view, wgpu::BindingResource::TextureView(&y_view));
+        write_params(&py, ry, 0, nz);
+        dispatch(1, &gy, nz);
+        let (gz, pz, rz) = bind(2, &y_view, output.as_entire_binding());
+        let mut result = vec![0f32; nx as usize * ny as usize * nz as usize];
+        let mut z = 0;
+        while z < nz {
+            let d = depth.min(nz - z);
+            write_params(&pz, rz, z, d);
+            dispatch(2, &gz, d);
+            let start = z as usize * nx as usize * ny as usize;
+            let count = d as usize * nx as usize * ny as usize;
+            readback::read_buffer(
+                gpu,
+                &output,
+                plane_bytes * d as u64,
+                bytemuck::cast_slice_mut(&mut result[start..start + count]),
+            )?;
+            z += d;
+        }
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_match_the_wgsl_layout() {
+        assert_eq!(std::mem::size_of::<GaussianParams>(), 48);
+        assert_eq!(std::mem::offset_of!(GaussianParams, radius), 12);
+        assert_eq!(std::mem::offset_of!(GaussianParams, inv_spacing), 16);
+        assert_eq!(std::mem::offset_of!(GaussianParams, z_start), 28);
+        assert_eq!(std::mem::offset_of!(GaussianParams, slab_depth), 32);
+    }
+}
