@@ -111,6 +111,15 @@ fn stats_file_holds_histograms_and_a_suggested_curve() {
     assert_eq!(counts(&stats["joint_histogram"]), 9 * 7 * 5);
     let curve = stats["suggested_gradient_opacity"].as_array().unwrap();
     assert_eq!(curve.last().unwrap()[1].as_f64().unwrap(), 1.0);
+    let boundary = &stats["boundary_emphasis"];
+    assert!(boundary["sigma_mm"].as_f64().unwrap() > 0.0);
+    let opacities = boundary["scalar_opacity"].as_array().unwrap();
+    assert_eq!(opacities.len(), 64);
+    assert!(
+        opacities
+            .iter()
+            .all(|p| (0.0..=1.0).contains(&p[1].as_f64().unwrap()))
+    );
 }
 
 #[test]

@@ -116,6 +116,7 @@ pub fn run(
         "mean": stats.mean,
         "percentiles": stats.percentiles,
         "suggested_gradient_opacity": stats.suggested_gradient_opacity,
+        "boundary_sigma_mm": stats.boundary_emphasis.as_ref().map(|b| b.sigma_mm),
     });
     println!("{summary}");
     Ok(())

@@ -12,6 +12,7 @@
 //!
 //! [`cpu`] holds the reference implementation every other path (the GPU pass) is tested against.
 
+pub mod boundary;
 pub mod cpu;
 pub mod stats;
 

@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::boundary::{BoundaryEmphasis, boundary_emphasis};
 use crate::volume::Volume;
 
 /// Bins of the fine histogram that percentiles are read from.
@@ -32,6 +33,9 @@ pub struct GradientStats {
     /// `[[|grad f|, opacity], ...]`: a ramp from 0 at the median to 1 at the 95th percentile,
     /// which hides homogeneous regions and keeps boundaries.
     pub suggested_gradient_opacity: Vec<[f64; 2]>,
+    /// Kindlmann and Durkin's boundary emphasis: a scalar-opacity curve over value that peaks
+    /// at the centres of boundaries, and the boundary width it estimated.
+    pub boundary_emphasis: Option<BoundaryEmphasis>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -137,6 +141,7 @@ impl GradientStats {
             histogram,
             joint_histogram,
             suggested_gradient_opacity,
+            boundary_emphasis: boundary_emphasis(volume, gradient),
         }
     }
 }
