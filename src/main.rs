@@ -135,11 +135,12 @@ impl VolumeArgs {
 }
 
 fn parse_list<T: std::str::FromStr>(s: &str, what: &str) -> Result<[T; 3], String> {
-    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
-    let values: Vec<T> = parts.iter().filter_map(|p| p.parse().ok()).collect();
-    values
-        .try_into()
-        .map_err(|_| format!("expected three comma-separated {what}, like 256,256,128"))
+    let usage = || format!("expected three comma-separated {what}, like 256,256,128");
+    let values: Vec<T> = s
+        .split(',')
+        .map(|p| p.trim().parse().map_err(|_| usage()))
+        .collect::<Result<_, _>>()?;
+    values.try_into().map_err(|_| usage())
 }
 
 fn parse_dims(s: &str) -> Result<[usize; 3], String> {
@@ -207,6 +208,7 @@ fn run(cli: Cli) -> Result<()> {
             if sigma_mm.is_some() && !matches!(operator, Operator::Gaussian { .. }) {
                 anyhow::bail!("--sigma-mm only applies to --operator gaussian");
             }
+            volume::output_format(&output)?;
             commands::gradient::run(&input.load()?, &output, operator, device, stats.as_ref())
         }
     }

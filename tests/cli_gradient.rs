@@ -134,6 +134,11 @@ fn refused_requests_write_nothing() {
             vec!["--operator", "gaussian", "--sigma-mm", "0"],
             "positive number",
         ),
+        (
+            "g.nrrd",
+            vec!["--operator", "gaussian", "--sigma-mm", "1e30"],
+            "wider than the volume",
+        ),
     ] {
         let out_path = dir.path().join(name);
         let mut args = vec![

@@ -63,7 +63,11 @@ fn compute(volume: &Volume, operator: Operator, device: Device) -> Result<(Vec<f
         Err(e) if device == Device::Auto => return Ok(cpu_path(&format!("; {e}"))),
         Err(e) => return Err(e.into()),
     };
-    let gradient = pass.compute(&gpu, &texture, volume.spacing, operator)?;
+    let gradient = match pass.compute(&gpu, &texture, volume.spacing, operator) {
+        Ok(g) => g,
+        Err(e) if device == Device::Auto => return Ok(cpu_path(&format!("; {e}"))),
+        Err(e) => return Err(e.into()),
+    };
     Ok((
         gradient,
         format!("gpu: {}", gpu.describe()),
@@ -85,9 +89,9 @@ pub fn run(
     stats_path: Option<&PathBuf>,
 ) -> Result<()> {
     if let Operator::Gaussian { sigma_mm } = operator
-        && !(sigma_mm.is_finite() && sigma_mm > 0.0)
+        && let Err(why) = cpu::check_gaussian(volume.dims, volume.spacing, sigma_mm)
     {
-        bail!("--sigma-mm must be a positive number of millimetres, not {sigma_mm}");
+        bail!("--sigma-mm: {why}");
     }
     let (gradient, device, compute_ms) = compute(volume, operator, device)?;
     let stats = GradientStats::compute(volume, &gradient);

@@ -17,6 +17,16 @@ pub enum GpuError {
     Readback(String),
     #[error("the volume ({0}x{1}x{2}) exceeds this GPU's largest 3-D texture ({3} per side)")]
     VolumeTooLarge(usize, usize, usize, u32),
+    #[error("one slice of the volume ({0} bytes) exceeds this GPU's storage binding ({1} bytes)")]
+    PlaneTooLarge(u64, u64),
+}
+
+/// The largest storage buffer one binding may cover on this device.
+pub fn device_binding_limit(gpu: &Gpu) -> u64 {
+    let limits = gpu.device.limits();
+    limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size)
 }
 
 /// An adapter, its device and queue.

@@ -27,8 +27,9 @@ pub struct BoundaryEmphasis {
     pub table: Vec<[f64; 4]>,
 }
 
-/// Computes the suggestion from the volume and its central-difference |grad f| (`gradient`,
-/// one per voxel). `None` when the volume has no boundaries to speak of.
+/// Computes the suggestion from the volume and its |grad f| (`gradient`, one per voxel, from any
+/// operator): g is that magnitude, h its derivative along the direction of the local central
+/// difference. `None` when the volume has no boundaries to speak of.
 pub fn boundary_emphasis(volume: &Volume, gradient: &[f32]) -> Option<BoundaryEmphasis> {
     let [nx, ny, nz] = volume.dims;
     let [lo, hi] = volume.range;
@@ -61,8 +62,10 @@ pub fn boundary_emphasis(volume: &Volume, gradient: &[f32]) -> Option<BoundaryEm
                             (f(at(x, y, zp)) - f(at(x, y, zm))) * inv2[2],
                         ];
                         let g = gradient[i] as f64;
+                        let direction_norm =
+                            (grad[0] * grad[0] + grad[1] * grad[1] + grad[2] * grad[2]).sqrt();
                         let mut h = 0.0;
-                        if g > 0.0 {
+                        if g.is_finite() && direction_norm > 0.0 {
                             // d|grad f| along the gradient's direction.
                             let gm = |j: usize| gradient[j] as f64;
                             let dg = [
@@ -70,7 +73,11 @@ pub fn boundary_emphasis(volume: &Volume, gradient: &[f32]) -> Option<BoundaryEm
                                 (gm(at(x, yp, z)) - gm(at(x, ym, z))) * inv2[1],
                                 (gm(at(x, y, zp)) - gm(at(x, y, zm))) * inv2[2],
                             ];
-                            h = (dg[0] * grad[0] + dg[1] * grad[1] + dg[2] * grad[2]) / g;
+                            h = (dg[0] * grad[0] + dg[1] * grad[1] + dg[2] * grad[2])
+                                / direction_norm;
+                        }
+                        if !(g.is_finite() && h.is_finite()) {
+                            continue;
                         }
                         let b = &mut acc[bin(value)];
                         b[0] += g;

@@ -152,11 +152,44 @@ pub fn sobel<T: Scalar>(v: &[T], dims: [usize; 3], spacing: [f64; 3]) -> Vec<f32
     out
 }
 
+/// No kernel reaches further than this many voxels (callers refuse such sigmas first; see
+/// [`check_gaussian`]).
+pub const MAX_GAUSSIAN_RADIUS: usize = 4096;
+
+/// scipy's kernel radius for sigma in voxels: int(truncate sigma + 0.5).
+pub fn gaussian_radius(sigma: f64) -> usize {
+    (GAUSSIAN_TRUNCATE * sigma + 0.5).clamp(0.0, usize::MAX as f64 / 2.0) as usize
+}
+
+/// Refuses a Gaussian whose kernel would reach past four times the volume's longest side or
+/// [`MAX_GAUSSIAN_RADIUS`] voxels: beyond that the result is the volume's mean gradient and the
+/// cost is unbounded. Returns the reason.
+pub fn check_gaussian(dims: [usize; 3], spacing: [f64; 3], sigma_mm: f64) -> Result<(), String> {
+    if !(sigma_mm.is_finite() && sigma_mm > 0.0) {
+        return Err(format!(
+            "sigma must be a positive number of millimetres, not {sigma_mm}"
+        ));
+    }
+    let limit = (4 * dims.iter().max().copied().unwrap_or(1)).min(MAX_GAUSSIAN_RADIUS);
+    for axis in 0..3 {
+        let radius = gaussian_radius(sigma_mm / spacing[axis]);
+        if radius > limit {
+            return Err(format!(
+                "sigma {sigma_mm} mm is a kernel of {radius} voxels along axis {} (spacing {} mm), \
+                 wider than the volume; choose a smaller --sigma-mm",
+                ["x", "y", "z"][axis],
+                spacing[axis]
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// scipy's Gaussian kernels for sigma in voxels: (smoothing, first derivative) as correlation
 /// weights over offsets -r..=r, r = int(truncate sigma + 0.5). The smoothing weights sum to 1;
 /// the derivative weights are j / sigma^2 times them and are not renormalised, as in scipy.
 pub fn gaussian_kernels(sigma: f64) -> (Vec<f64>, Vec<f64>) {
-    let radius = (GAUSSIAN_TRUNCATE * sigma + 0.5) as i64;
+    let radius = gaussian_radius(sigma).min(MAX_GAUSSIAN_RADIUS) as i64;
     let phi: Vec<f64> = (-radius..=radius)
         .map(|j| (-0.5 * (j * j) as f64 / (sigma * sigma)).exp())
         .collect();

@@ -27,6 +27,9 @@ pub struct GradientStats {
     pub min: f64,
     pub max: f64,
     pub mean: f64,
+    /// Voxels whose gradient is NaN or infinite (beside NaN or infinite values); every
+    /// statistic leaves them out.
+    pub non_finite: u64,
     pub percentiles: Percentiles,
     pub histogram: Histogram,
     pub joint_histogram: JointHistogram,
@@ -89,20 +92,21 @@ impl GradientStats {
             "one gradient per voxel"
         );
         let chunk = 1 << 16;
-        let (min, max, sum) = gradient
+        let (min, max, sum, finite) = gradient
             .par_chunks(chunk)
             .map(|c| {
                 c.iter()
-                    .fold((f64::INFINITY, 0f64, 0f64), |(lo, hi, s), &g| {
-                        let g = g as f64;
-                        (lo.min(g), hi.max(g), s + g)
+                    .map(|&g| g as f64)
+                    .filter(|g| g.is_finite())
+                    .fold((f64::INFINITY, 0f64, 0f64, 0u64), |(lo, hi, s, n), g| {
+                        (lo.min(g), hi.max(g), s + g, n + 1)
                     })
             })
             .reduce(
-                || (f64::INFINITY, 0.0, 0.0),
-                |a, b| (a.0.min(b.0), a.1.max(b.1), a.2 + b.2),
+                || (f64::INFINITY, 0.0, 0.0, 0),
+                |a, b| (a.0.min(b.0), a.1.max(b.1), a.2 + b.2, a.3 + b.3),
             );
-        let n = gradient.len() as f64;
+        let n = finite.max(1) as f64;
         let min = if min.is_finite() { min } else { 0.0 };
 
         let fine = gradient
@@ -110,7 +114,7 @@ impl GradientStats {
             .fold(
                 || vec![0u64; FINE_BINS],
                 |mut h, c| {
-                    for &g in c {
+                    for &g in c.iter().filter(|g| g.is_finite()) {
                         h[linear_bin(g as f64, 0.0, max, FINE_BINS)] += 1;
                     }
                     h
@@ -137,6 +141,7 @@ impl GradientStats {
             min,
             max,
             mean: sum / n,
+            non_finite: gradient.len() as u64 - finite,
             percentiles,
             histogram,
             joint_histogram,
@@ -166,6 +171,14 @@ fn percentile_of(hist: &[u64], max: f64, p: f64) -> f64 {
 }
 
 fn log_histogram(gradient: &[f32], max: f64) -> Histogram {
+    if max <= 0.0 {
+        // A constant volume: every finite gradient is 0.
+        let count = gradient.iter().filter(|g| g.is_finite()).count() as u64;
+        return Histogram {
+            edges: vec![0.0, 0.0],
+            counts: vec![count],
+        };
+    }
     let lo = max * 10f64.powf(-DECADES);
     let mut edges = vec![0.0];
     edges.extend(
@@ -178,9 +191,9 @@ fn log_histogram(gradient: &[f32], max: f64) -> Histogram {
         .fold(
             || vec![0u64; bins],
             |mut h, c| {
-                for &g in c {
+                for &g in c.iter().filter(|g| g.is_finite()) {
                     let g = g as f64;
-                    let b = if max <= 0.0 || g < lo {
+                    let b = if g < lo {
                         0
                     } else {
                         1 + (((g.ln() - log_lo) / log_span * (bins - 1) as f64) as usize)
@@ -206,7 +219,7 @@ fn joint_histogram(volume: &Volume, gradient: &[f32], gradient_top: f64) -> Join
             |mut h, (z, c)| {
                 for (i, &g) in c.iter().enumerate() {
                     let value = volume.data.get_f64(z * slab + i);
-                    if !value.is_finite() {
+                    if !value.is_finite() || !g.is_finite() {
                         continue;
                     }
                     let vb = linear_bin(value, vlo, vhi, JOINT_BINS);

@@ -1,7 +1,7 @@
 //! The Gaussian gradient on the GPU: three separable compute passes through float storage
 //! textures (shaders/gaussian.wgsl), the last one writing |grad f| slab by slab.
 
-use crate::gpu::{Gpu, GpuError, readback};
+use crate::gpu::{Gpu, GpuError, device_binding_limit, readback};
 use crate::gradient::cpu::gaussian_kernels;
 use crate::render::volume_texture::VolumeTexture;
 
@@ -157,6 +157,12 @@ impl GaussianPass {
         let limit = slab_bytes
             .min(device.limits().max_storage_buffer_binding_size)
             .max(plane_bytes);
+        if plane_bytes > device_binding_limit(gpu) {
+            return Err(GpuError::PlaneTooLarge(
+                plane_bytes,
+                device_binding_limit(gpu),
+            ));
+        }
         let depth = ((limit / plane_bytes) as u32).min(nz);
         let output = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("GaussianPass::slab"),

@@ -1,7 +1,7 @@
 //! The gradient compute pass: |grad f| from the volume texture, one slab of z at a time into a
 //! storage buffer of bounded size, read back into one float32 volume.
 
-use crate::gpu::{Gpu, GpuError, readback};
+use crate::gpu::{Gpu, GpuError, device_binding_limit, readback};
 use crate::gradient::Operator;
 use crate::render::gaussian_pass::GaussianPass;
 use crate::render::volume_texture::VolumeTexture;
@@ -136,6 +136,12 @@ impl GradientPass {
         let limit = slab_bytes
             .min(gpu.device.limits().max_storage_buffer_binding_size)
             .max(plane_bytes);
+        if plane_bytes > device_binding_limit(gpu) {
+            return Err(GpuError::PlaneTooLarge(
+                plane_bytes,
+                device_binding_limit(gpu),
+            ));
+        }
         let depth = ((limit / plane_bytes) as u32).min(nz);
         let output = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("GradientPass::slab"),

@@ -66,6 +66,8 @@ impl VolumeTexture {
                     depth_or_array_layers: d as u32,
                 },
             );
+            // Submitting releases the staging copy of this slab before the next is made.
+            gpu.queue.submit([]);
             z += d;
         }
         let view = texture.create_view(&wgpu::TextureViewDescriptor::default());

@@ -383,7 +383,9 @@ fn read_header(path: &Path) -> Result<FileHeader, ErrorKind> {
     let rows = int(obj, tags::ROWS);
     let cols = int(obj, tags::COLUMNS);
     let (rows, cols) = match (rows, cols) {
-        (Some(r), Some(c)) if r > 0 && c > 0 => (r as usize, c as usize),
+        (Some(r), Some(c)) if (1..=65535).contains(&r) && (1..=65535).contains(&c) => {
+            (r as usize, c as usize)
+        }
         _ => {
             return Err(ErrorKind::invalid(
                 "this DICOM file holds no image (Rows/Columns missing or zero)",
@@ -391,9 +393,11 @@ fn read_header(path: &Path) -> Result<FileHeader, ErrorKind> {
         }
     };
     let frames = int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1);
-    if frames > 1 << 20 {
+    // Every frame takes at least a byte of the file, however well compressed.
+    let file_len = std::fs::metadata(path)?.len();
+    if frames as u64 > file_len.min(1 << 20) {
         return Err(ErrorKind::invalid(format!(
-            "NumberOfFrames {frames} is absurd"
+            "NumberOfFrames {frames} cannot fit in a file of {file_len} bytes"
         )));
     }
     let pixel_spacing = lookup(tags::PIXEL_MEASURES_SEQUENCE, tags::PIXEL_SPACING)

@@ -65,4 +65,15 @@ impl ErrorKind {
     pub fn unsupported(what: impl Into<String>) -> ErrorKind {
         ErrorKind::Unsupported(what.into())
     }
+
+    /// Names a detached data file in an I/O error, whose path would otherwise be the header's.
+    pub fn in_data_file(self, data_file: &std::path::Path) -> ErrorKind {
+        match self {
+            ErrorKind::Io(io) => ErrorKind::Io(std::io::Error::new(
+                io.kind(),
+                format!("data file {}: {io}", data_file.display()),
+            )),
+            other => other,
+        }
+    }
 }

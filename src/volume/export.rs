@@ -16,9 +16,11 @@ use crate::atomic::write_atomically;
 pub enum ExportError {
     #[error("cannot write {}: choose a .nrrd, .nii or .nii.gz file name", .0.display())]
     UnknownFormat(std::path::PathBuf),
+    #[error("cannot write {}: NIfTI-1 holds at most 32767 voxels a side; use .nrrd", .0.display())]
+    TooLargeForNifti(std::path::PathBuf),
     #[error("{} values do not fill a {}x{}x{} grid", .values, .dims[0], .dims[1], .dims[2])]
     WrongSize { values: usize, dims: [usize; 3] },
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}", path.display())]
     Io {
         path: std::path::PathBuf,
         source: std::io::Error,
@@ -39,26 +41,51 @@ pub fn write_float_volume(
             dims: grid.dims,
         });
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
+    let format = output_format(path)?;
+    if format != OutputFormat::Nrrd && grid.dims.iter().any(|&d| d > i16::MAX as usize) {
+        return Err(ExportError::TooLargeForNifti(path.to_path_buf()));
+    }
     let io = |source| ExportError::Io {
         path: path.to_path_buf(),
         source,
     };
-    if name.ends_with(".nrrd") {
-        write_atomically(path, |w| write_nrrd(w, values, grid, description)).map_err(io)
-    } else if name.ends_with(".nii.gz") {
-        write_atomically(path, |w| {
+    match format {
+        OutputFormat::Nrrd => {
+            write_atomically(path, |w| write_nrrd(w, values, grid, description)).map_err(io)
+        }
+        OutputFormat::NiftiGz => write_atomically(path, |w| {
             let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::fast());
             write_nifti(&mut gz, values, grid, description)?;
             gz.finish()?;
             Ok(())
         })
-        .map_err(io)
+        .map_err(io),
+        OutputFormat::Nifti => {
+            write_atomically(path, |w| write_nifti(w, values, grid, description)).map_err(io)
+        }
+    }
+}
+
+/// The float formats gradvol writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Nrrd,
+    Nifti,
+    NiftiGz,
+}
+
+/// The output format a file name asks for; callers check it before any long computation.
+pub fn output_format(path: &Path) -> Result<OutputFormat, ExportError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if name.ends_with(".nrrd") {
+        Ok(OutputFormat::Nrrd)
+    } else if name.ends_with(".nii.gz") {
+        Ok(OutputFormat::NiftiGz)
     } else if name.ends_with(".nii") {
-        write_atomically(path, |w| write_nifti(w, values, grid, description)).map_err(io)
+        Ok(OutputFormat::Nifti)
     } else {
         Err(ExportError::UnknownFormat(path.to_path_buf()))
     }

@@ -204,13 +204,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
         count: count * channels as u64,
     }
     .read(options)
-    .map_err(|e| match e {
-        ErrorKind::Io(io) if !local => ErrorKind::Io(std::io::Error::new(
-            io.kind(),
-            format!("data file {}: {io}", data_path.display()),
-        )),
-        e => e,
-    })?;
+    .map_err(|e| if local { e } else { e.in_data_file(&data_path) })?;
     let data = if channels > 1 {
         Decoded::scan(data.data.first_component(channels))
     } else {

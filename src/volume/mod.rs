@@ -20,7 +20,7 @@ use glam::{DMat3, DMat4, DVec3, DVec4};
 use serde::Serialize;
 
 pub use error::{ErrorKind, LoadError};
-pub use export::{ExportError, write_float_volume};
+pub use export::{ExportError, OutputFormat, output_format, write_float_volume};
 pub use raw::RawSpec;
 pub use voxels::{DType, Decoded, Endian, Scalar, VoxelData, finite_range};
 
@@ -174,11 +174,6 @@ impl Volume {
         self.dims[0] * self.dims[1] * self.dims[2]
     }
 
-    /// Flat index of voxel (x, y, z).
-    pub fn index(&self, x: usize, y: usize, z: usize) -> usize {
-        x + self.dims[0] * (y + self.dims[1] * z)
-    }
-
     /// Unit direction of each voxel axis in world space, as columns.
     pub fn directions(&self) -> DMat3 {
         let m = DMat3::from_mat4(self.world_from_voxel);
@@ -310,7 +305,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Volume, LoadError> {
         Format::Nifti => nifti::load(path, options).map_err(at),
         Format::MetaImage => metaimage::load(path, options).map_err(at),
         Format::Dicom => dicom::load_file(path, options),
-        Format::Raw => Err(at(ErrorKind::Unrecognised)),
+        Format::Raw => unreachable!("raw files are opened through --raw-* options"),
     }
 }
 

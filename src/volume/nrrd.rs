@@ -133,12 +133,9 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
                 count: read_count,
             }
             .read(options)
-            .map_err(|e| match e {
-                ErrorKind::Io(io) if h.data_file.is_some() => ErrorKind::Io(std::io::Error::new(
-                    io.kind(),
-                    format!("data file {}: {io}", data_path.display()),
-                )),
-                e => e,
+            .map_err(|e| match h.data_file {
+                Some(_) => e.in_data_file(&data_path),
+                None => e,
             })?
         }
     };
@@ -231,12 +228,7 @@ fn clip(s: &str) -> String {
 
 /// Data must come from a regular file: a device or pipe could be read without end.
 fn require_regular_file(path: &Path) -> Result<(), ErrorKind> {
-    let meta = std::fs::metadata(path).map_err(|e| {
-        ErrorKind::Io(std::io::Error::new(
-            e.kind(),
-            format!("data file {}: {e}", path.display()),
-        ))
-    })?;
+    let meta = std::fs::metadata(path).map_err(|e| ErrorKind::Io(e).in_data_file(path))?;
     if meta.is_file() {
         Ok(())
     } else {

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use flate2::read::{MultiGzDecoder, ZlibDecoder};
 
-use super::voxels::{DType, Decoded, Endian, Scalar, VoxelData, try_zeroed_vec};
+use super::voxels::{
+    DType, Decoded, Endian, Scalar, VoxelData, chunk_range, merge_ranges, try_zeroed_vec,
+};
 use super::{ErrorKind, LoadOptions};
 
 /// Deflate cannot expand its input by more than about 1032:1 (a 258-byte match costs at least
@@ -215,26 +217,6 @@ fn read_fully(reader: &mut impl Read, buf: &mut [u8]) -> Result<(), ReadFailure>
         }
     }
     Ok(())
-}
-
-/// Minimum and maximum finite value of one chunk, on this thread.
-fn chunk_range<T: Scalar>(values: &[T]) -> Option<[f64; 2]> {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for &v in values {
-        let v = v.to_f64();
-        if v.is_finite() {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
-    }
-    (lo <= hi).then_some([lo, hi])
-}
-
-fn merge_ranges(a: Option<[f64; 2]>, b: Option<[f64; 2]>) -> Option<[f64; 2]> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some([a[0].min(b[0]), a[1].max(b[1])]),
-        (a, b) => a.or(b),
-    }
 }
 
 /// Decompressors report corrupt streams as `InvalidInput`/`InvalidData`; anything else is I/O.

@@ -149,25 +149,31 @@ impl_scalar!(i8, u8, i16, u16, i32, u32, f32, f64);
 
 /// Minimum and maximum over the finite values of `values`; `None` when there are none.
 pub fn finite_range<T: Scalar>(values: &[T]) -> Option<[f64; 2]> {
-    let (lo, hi) = values
+    values
         .par_chunks(1 << 16)
-        .map(|chunk| {
-            let mut lo = f64::INFINITY;
-            let mut hi = f64::NEG_INFINITY;
-            for &v in chunk {
-                let v = v.to_f64();
-                if v.is_finite() {
-                    lo = lo.min(v);
-                    hi = hi.max(v);
-                }
-            }
-            (lo, hi)
-        })
-        .reduce(
-            || (f64::INFINITY, f64::NEG_INFINITY),
-            |a, b| (a.0.min(b.0), a.1.max(b.1)),
-        );
+        .map(chunk_range)
+        .reduce(|| None, merge_ranges)
+}
+
+/// Minimum and maximum finite value of `values`, on this thread.
+pub(crate) fn chunk_range<T: Scalar>(values: &[T]) -> Option<[f64; 2]> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &v in values {
+        let v = v.to_f64();
+        if v.is_finite() {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
     (lo <= hi).then_some([lo, hi])
+}
+
+/// The range covering both.
+pub(crate) fn merge_ranges(a: Option<[f64; 2]>, b: Option<[f64; 2]>) -> Option<[f64; 2]> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some([a[0].min(b[0]), a[1].max(b[1])]),
+        (a, b) => a.or(b),
+    }
 }
 
 impl VoxelData {
@@ -207,19 +213,9 @@ impl VoxelData {
         with_voxels!(self, v => finite_range(v))
     }
 
-    /// All voxels converted to `f32` (what the GPU samples).
-    pub fn to_f32_vec(&self) -> Vec<f32> {
-        with_voxels!(self, v => v.par_iter().map(|x| x.to_f32()).collect())
-    }
-
     /// Voxels `start..start + len` converted to `f32`.
     pub fn range_to_f32(&self, start: usize, len: usize) -> Vec<f32> {
         with_voxels!(self, v => v[start..start + len].par_iter().map(|x| x.to_f32()).collect())
-    }
-
-    /// Keeps the first `n` voxels, dropping the rest (the first volume of a 4-D file).
-    pub fn truncate(&mut self, n: usize) {
-        with_voxels!(self, v => { v.truncate(n); v.shrink_to_fit(); })
     }
 
     /// Keeps every `stride`-th voxel starting at 0: the first component of interleaved
