@@ -124,3 +124,19 @@ fn gpu_central_reproduces_vtk_on_the_seed_vector() {
         );
     }
 }
+
+#[test]
+fn gpu_allocation_failures_are_errors_not_panics() {
+    let gpu = gpu();
+    let too_big = gpu.device.limits().max_buffer_size.saturating_add(256);
+    let result = gradvol::gpu::guarded(&gpu, "a test buffer", || {
+        gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("too big"),
+            size: too_big,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        })
+    });
+    let err = result.expect_err("a buffer over the device's limit must fail");
+    assert!(err.to_string().contains("a test buffer"), "{err}");
+}

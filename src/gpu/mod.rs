@@ -17,8 +17,24 @@ pub enum GpuError {
     Readback(String),
     #[error("the volume ({0}x{1}x{2}) exceeds this GPU's largest 3-D texture ({3} per side)")]
     VolumeTooLarge(usize, usize, usize, u32),
+    #[error("the GPU could not allocate {0}")]
+    Allocation(String),
     #[error("one slice of the volume ({0} bytes) exceeds this GPU's storage binding ({1} bytes)")]
     PlaneTooLarge(u64, u64),
+}
+
+/// Runs `make`, which creates GPU resources, and returns an out-of-memory or validation error
+/// as a [`GpuError`] rather than letting wgpu's default handler panic.
+pub fn guarded<T>(gpu: &Gpu, what: &str, make: impl FnOnce() -> T) -> Result<T, GpuError> {
+    let out_of_memory = gpu.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let validation = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let value = make();
+    let invalid = pollster::block_on(validation.pop());
+    let exhausted = pollster::block_on(out_of_memory.pop());
+    match invalid.or(exhausted) {
+        Some(e) => Err(GpuError::Allocation(format!("{what} ({e})"))),
+        None => Ok(value),
+    }
 }
 
 /// The largest storage buffer one binding may cover on this device.

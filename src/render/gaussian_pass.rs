@@ -1,8 +1,9 @@
 //! The Gaussian gradient on the GPU: three separable compute passes through float storage
 //! textures (shaders/gaussian.wgsl), the last one writing |grad f| slab by slab.
 
-use crate::gpu::{Gpu, GpuError, device_binding_limit, readback};
+use crate::gpu::{Gpu, GpuError, guarded};
 use crate::gradient::cpu::gaussian_kernels;
+use crate::render::slabs::SlabOutput;
 use crate::render::volume_texture::VolumeTexture;
 
 /// WGSL mirror: keep in sync with `Params` in shaders/gaussian.wgsl.
@@ -147,29 +148,17 @@ impl GaussianPass {
                 view_formats: &[],
             })
         };
-        let along_x = intermediate("GaussianPass::along_x", wgpu::TextureFormat::Rg32Float);
-        let along_y = intermediate("GaussianPass::along_y", wgpu::TextureFormat::Rgba32Float);
+        let (along_x, along_y) = guarded(gpu, "the Gaussian's intermediate volumes", || {
+            (
+                intermediate("GaussianPass::along_x", wgpu::TextureFormat::Rg32Float),
+                intermediate("GaussianPass::along_y", wgpu::TextureFormat::Rgba32Float),
+            )
+        })?;
         let (x_view, y_view) = (
             along_x.create_view(&Default::default()),
             along_y.create_view(&Default::default()),
         );
-        let plane_bytes = 4 * nx as u64 * ny as u64;
-        let limit = slab_bytes
-            .min(device.limits().max_storage_buffer_binding_size)
-            .max(plane_bytes);
-        if plane_bytes > device_binding_limit(gpu) {
-            return Err(GpuError::PlaneTooLarge(
-                plane_bytes,
-                device_binding_limit(gpu),
-            ));
-        }
-        let depth = ((limit / plane_bytes) as u32).min(nz);
-        let output = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("GaussianPass::slab"),
-            size: plane_bytes * depth as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
+        let mut output = SlabOutput::new(gpu, volume.dims, slab_bytes, "GaussianPass::slab")?;
         let inv_spacing = spacing.map(|s| (1.0 / s) as f32);
         // Per axis: its kernels, its params buffer, its bind group.
         let bind = |axis: usize, input: &wgpu::TextureView, out: wgpu::BindingResource| {
@@ -253,24 +242,13 @@ impl GaussianPass {
         let (gy, py, ry) = bind(1, &x_view, wgpu::BindingResource::TextureView(&y_view));
         write_params(&py, ry, 0, nz);
         dispatch(1, &gy, nz);
-        let (gz, pz, rz) = bind(2, &y_view, output.as_entire_binding());
-        let mut result = vec![0f32; nx as usize * ny as usize * nz as usize];
-        let mut z = 0;
-        while z < nz {
-            let d = depth.min(nz - z);
+        let (gz, pz, rz) = bind(2, &y_view, output.buffer.as_entire_binding());
+        for (z, d) in output.slabs() {
             write_params(&pz, rz, z, d);
             dispatch(2, &gz, d);
-            let start = z as usize * nx as usize * ny as usize;
-            let count = d as usize * nx as usize * ny as usize;
-            readback::read_buffer(
-                gpu,
-                &output,
-                plane_bytes * d as u64,
-                bytemuck::cast_slice_mut(&mut result[start..start + count]),
-            )?;
-            z += d;
+            output.read(gpu, z, d)?;
         }
-        Ok(result)
+        Ok(output.into_result())
     }
 }
 

@@ -1,9 +1,10 @@
 //! The gradient compute pass: |grad f| from the volume texture, one slab of z at a time into a
 //! storage buffer of bounded size, read back into one float32 volume.
 
-use crate::gpu::{Gpu, GpuError, device_binding_limit, readback};
+use crate::gpu::{Gpu, GpuError};
 use crate::gradient::Operator;
 use crate::render::gaussian_pass::GaussianPass;
+use crate::render::slabs::SlabOutput;
 use crate::render::volume_texture::VolumeTexture;
 
 /// WGSL mirror: keep in sync with `Params` in shaders/gradient.wgsl.
@@ -131,24 +132,8 @@ impl GradientPass {
                     .compute(gpu, volume, spacing, sigma_mm, slab_bytes);
             }
         };
-        let [nx, ny, nz] = volume.dims;
-        let plane_bytes = 4 * nx as u64 * ny as u64;
-        let limit = slab_bytes
-            .min(gpu.device.limits().max_storage_buffer_binding_size)
-            .max(plane_bytes);
-        if plane_bytes > device_binding_limit(gpu) {
-            return Err(GpuError::PlaneTooLarge(
-                plane_bytes,
-                device_binding_limit(gpu),
-            ));
-        }
-        let depth = ((limit / plane_bytes) as u32).min(nz);
-        let output = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("GradientPass::slab"),
-            size: plane_bytes * depth as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
+        let [nx, ny, _] = volume.dims;
+        let mut output = SlabOutput::new(gpu, volume.dims, slab_bytes, "GradientPass::slab")?;
         let params_buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("GradientPass::params"),
             size: std::mem::size_of::<GradientParams>() as u64,
@@ -165,7 +150,7 @@ impl GradientPass {
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,
-                    resource: output.as_entire_binding(),
+                    resource: output.buffer.as_entire_binding(),
                 },
                 wgpu::BindGroupEntry {
                     binding: 2,
@@ -173,10 +158,7 @@ impl GradientPass {
                 },
             ],
         });
-        let mut result = vec![0f32; nx as usize * ny as usize * nz as usize];
-        let mut z = 0;
-        while z < nz {
-            let d = depth.min(nz - z);
+        for (z, d) in output.slabs() {
             let params = GradientParams {
                 dims: volume.dims,
                 z_start: z,
@@ -200,17 +182,9 @@ impl GradientPass {
                 pass.dispatch_workgroups(nx.div_ceil(WORKGROUP_X), ny, d);
             }
             gpu.queue.submit([encoder.finish()]);
-            let start = z as usize * nx as usize * ny as usize;
-            let count = d as usize * nx as usize * ny as usize;
-            readback::read_buffer(
-                gpu,
-                &output,
-                plane_bytes * d as u64,
-                bytemuck::cast_slice_mut(&mut result[start..start + count]),
-            )?;
-            z += d;
+            output.read(gpu, z, d)?;
         }
-        Ok(result)
+        Ok(output.into_result())
     }
 }
 

@@ -2,4 +2,5 @@
 
 pub mod gaussian_pass;
 pub mod gradient_pass;
+pub mod slabs;
 pub mod volume_texture;

@@ -1,6 +1,6 @@
 //! The scalar volume on the GPU: an r32float 3-D texture.
 
-use crate::gpu::{Gpu, GpuError};
+use crate::gpu::{Gpu, GpuError, guarded};
 use crate::volume::Volume;
 
 /// Slabs of at most this many voxels are converted to float and uploaded at a time, so the host
@@ -23,20 +23,22 @@ impl VolumeTexture {
             return Err(GpuError::VolumeTooLarge(nx, ny, nz, max));
         }
         let dims = volume.dims.map(|d| d as u32);
-        let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("VolumeTexture::scalar"),
-            size: wgpu::Extent3d {
-                width: dims[0],
-                height: dims[1],
-                depth_or_array_layers: dims[2],
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D3,
-            format: wgpu::TextureFormat::R32Float,
-            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-            view_formats: &[],
-        });
+        let texture = guarded(gpu, "the volume texture", || {
+            gpu.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("VolumeTexture::scalar"),
+                size: wgpu::Extent3d {
+                    width: dims[0],
+                    height: dims[1],
+                    depth_or_array_layers: dims[2],
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D3,
+                format: wgpu::TextureFormat::R32Float,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            })
+        })?;
         let slab = nx * ny;
         let depth = (UPLOAD_VOXELS / slab).max(1);
         let mut z = 0;
