@@ -219,75 +219,73 @@ fn tap_table(n: usize, len: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Along x, from the voxels in their own type: (smoothed, differentiated), in one sweep.
-fn x_pass<T: Scalar>(
-    v: &[T],
+/// The three products a gradient needs for one z-plane, from that plane alone: (s_y s_x f,
+/// d_y s_x f, s_y d_x f), x fastest.
+struct PlaneProducts([Vec<f64>; 3]);
+
+/// Scratch and kernels for computing [`PlaneProducts`].
+struct PlaneKernels<'a> {
     dims: [usize; 3],
-    smooth: &[f64],
-    deriv: &[f64],
-) -> (Vec<f64>, Vec<f64>) {
-    let [nx, ny, _] = dims;
-    let len = smooth.len();
-    let taps = tap_table(nx, len);
-    let mut a0 = vec![0f64; v.len()];
-    let mut a1 = vec![0f64; v.len()];
-    a0.par_chunks_mut(nx)
-        .zip(a1.par_chunks_mut(nx))
-        .zip(v.par_chunks(nx))
-        .with_min_len(ny)
-        .for_each(|((o0, o1), row)| {
-            for x in 0..nx {
-                let t = &taps[x * len..][..len];
-                let (mut s0, mut s1) = (0.0, 0.0);
-                for k in 0..len {
-                    let f = row[t[k]].to_f64();
-                    s0 += smooth[k] * f;
-                    s1 += deriv[k] * f;
-                }
-                o0[x] = s0;
-                o1[x] = s1;
-            }
-        });
-    (a0, a1)
+    x: (&'a [f64], &'a [f64], &'a [usize]),
+    y: (&'a [f64], &'a [f64], &'a [usize]),
 }
 
-/// Along y: `src` correlated with each of `kernels`, reading `src` once. Whole rows are
-/// accumulated (`out_row += w * src_row`), which vectorises.
-fn y_pass(src: &[f64], dims: [usize; 3], kernels: &[&[f64]]) -> Vec<Vec<f64>> {
-    let [nx, ny, _] = dims;
-    let plane = nx * ny;
-    let len = kernels[0].len();
-    let taps = tap_table(ny, len);
-    let mut outs: Vec<Vec<f64>> = kernels.iter().map(|_| vec![0f64; src.len()]).collect();
-    // One job per z-plane, each writing that plane of every output.
-    let mut planes: Vec<Vec<&mut [f64]>> = (0..dims[2]).map(|_| Vec::new()).collect();
-    for out in outs.iter_mut() {
-        for (z, p) in out.chunks_mut(plane).enumerate() {
-            planes[z].push(p);
-        }
-    }
-    planes.par_iter_mut().enumerate().for_each(|(z, outs)| {
+impl PlaneKernels<'_> {
+    fn products<T: Scalar>(&self, v: &[T], z: usize) -> PlaneProducts {
+        let [nx, ny, _] = self.dims;
+        let (sx, dx, tx) = self.x;
+        let (sy, dy, ty) = self.y;
+        let (lx, ly) = (sx.len(), sy.len());
+        // Along x: smoothed and differentiated rows.
+        let mut a0 = vec![0f64; nx * ny];
+        let mut a1 = vec![0f64; nx * ny];
         for y in 0..ny {
-            for k in 0..len {
-                let j = taps[y * len + k];
-                let row = &src[(j + ny * z) * nx..][..nx];
-                for (out, kernel) in outs.iter_mut().zip(kernels) {
-                    let w = kernel[k];
-                    for (d, s) in out[y * nx..][..nx].iter_mut().zip(row) {
-                        *d += w * s;
-                    }
+            let row = &v[(y + ny * z) * nx..][..nx];
+            for x in 0..nx {
+                let t = &tx[x * lx..][..lx];
+                let (mut s0, mut s1) = (0.0, 0.0);
+                for k in 0..lx {
+                    let f = row[t[k]].to_f64();
+                    s0 += sx[k] * f;
+                    s1 += dx[k] * f;
+                }
+                a0[y * nx + x] = s0;
+                a1[y * nx + x] = s1;
+            }
+        }
+        // Along y: whole rows accumulated.
+        let mut out = [
+            vec![0f64; nx * ny],
+            vec![0f64; nx * ny],
+            vec![0f64; nx * ny],
+        ];
+        for y in 0..ny {
+            for k in 0..ly {
+                let j = ty[y * ly + k] * nx;
+                let (r0, r1) = (&a0[j..j + nx], &a1[j..j + nx]);
+                let [o0, o1, o2] = &mut out;
+                let (o0, o1, o2) = (
+                    &mut o0[y * nx..][..nx],
+                    &mut o1[y * nx..][..nx],
+                    &mut o2[y * nx..][..nx],
+                );
+                for x in 0..nx {
+                    o0[x] += sy[k] * r0[x];
+                    o1[x] += dy[k] * r0[x];
+                    o2[x] += sy[k] * r1[x];
                 }
             }
         }
-    });
-    outs
+        PlaneProducts(out)
+    }
 }
 
 /// Derivative-of-Gaussian gradient with sigma in mm on every axis, in data units per mm.
 ///
-/// x: smoothed and differentiated in one sweep; y: the smoothed volume through both kernels in
-/// one sweep, the differentiated one smoothed; z: the three components accumulated row by row
-/// and turned into the magnitude at once, never stored.
+/// The x and y passes stay within a z-plane, so each plane's three products are computed once
+/// and kept only while the z kernel reaches them: z is swept in a few chunks in parallel, each
+/// holding a window of at most 2r + 2 planes. Memory beyond the input and output is that
+/// window per thread, not whole intermediate volumes.
 pub fn gaussian<T: Scalar>(
     v: &[T],
     dims: [usize; 3],
@@ -297,44 +295,51 @@ pub fn gaussian<T: Scalar>(
     let [nx, ny, nz] = dims;
     let plane = nx * ny;
     let k = spacing.map(|s| gaussian_kernels(sigma_mm / s));
-    let (a0, a1) = x_pass(v, dims, &k[0].0, &k[0].1);
-    let mut b0 = y_pass(&a0, dims, &[&k[1].0, &k[1].1]).into_iter();
-    drop(a0);
-    let (b00, b01) = (
-        b0.next().expect("two kernels"),
-        b0.next().expect("two kernels"),
-    );
-    let b10 = y_pass(&a1, dims, &[&k[1].0]).pop().expect("one kernel");
-    drop(a1);
-    let (smooth_z, deriv_z) = (&k[2].0, &k[2].1);
-    let len = smooth_z.len();
-    let taps = tap_table(nz, len);
+    let taps = [0, 1, 2].map(|a| tap_table(dims[a], k[a].0.len()));
+    let kernels = PlaneKernels {
+        dims,
+        x: (&k[0].0, &k[0].1, &taps[0]),
+        y: (&k[1].0, &k[1].1, &taps[1]),
+    };
+    let (sz, dz, tz) = (&k[2].0, &k[2].1, &taps[2]);
+    let (lz, r) = (sz.len(), sz.len() / 2);
     let h = spacing.map(|s| 1.0 / s);
+    let chunk = nz.div_ceil(2 * rayon::current_num_threads()).max(1);
     let mut out = vec![0f32; v.len()];
-    out.par_chunks_mut(plane).enumerate().for_each(|(z, slab)| {
-        let (mut gx, mut gy, mut gz) = (vec![0f64; nx], vec![0f64; nx], vec![0f64; nx]);
-        for y in 0..ny {
-            gx.fill(0.0);
-            gy.fill(0.0);
-            gz.fill(0.0);
-            for kk in 0..len {
-                let base = (y + ny * taps[z * len + kk]) * nx;
-                let (ws, wd) = (smooth_z[kk], deriv_z[kk]);
-                let rows = (&b10[base..][..nx], &b01[base..][..nx], &b00[base..][..nx]);
-                for x in 0..nx {
-                    gx[x] += ws * rows.0[x];
-                    gy[x] += ws * rows.1[x];
-                    gz[x] += wd * rows.2[x];
+    out.par_chunks_mut(plane * chunk)
+        .enumerate()
+        .for_each(|(c, slabs)| {
+            let mut window: std::collections::BTreeMap<usize, PlaneProducts> = Default::default();
+            let (mut gx, mut gy, mut gz) =
+                (vec![0f64; plane], vec![0f64; plane], vec![0f64; plane]);
+            for (i, slab) in slabs.chunks_mut(plane).enumerate() {
+                let z = c * chunk + i;
+                gx.fill(0.0);
+                gy.fill(0.0);
+                gz.fill(0.0);
+                for kk in 0..lz {
+                    let j = tz[z * lz + kk];
+                    let p = window.entry(j).or_insert_with(|| kernels.products(v, j));
+                    let [b00, b01, b10] = &p.0;
+                    let (ws, wd) = (sz[kk], dz[kk]);
+                    for q in 0..plane {
+                        gx[q] += ws * b10[q];
+                        gy[q] += ws * b01[q];
+                        gz[q] += wd * b00[q];
+                    }
                 }
+                for (q, d) in slab.iter_mut().enumerate() {
+                    let (a, b, c) = (gx[q] * h[0], gy[q] * h[1], gz[q] * h[2]);
+                    *d = (a * a + b * b + c * c).sqrt() as f32;
+                }
+                // Planes below z + 1 - r are not reached again (reflection maps past the borders
+                // back inside the reach).
+                window.retain(|&j, _| j + r > z);
             }
-            for (x, d) in slab[y * nx..][..nx].iter_mut().enumerate() {
-                let (a, b, c) = (gx[x] * h[0], gy[x] * h[1], gz[x] * h[2]);
-                *d = (a * a + b * b + c * c).sqrt() as f32;
-            }
-        }
-    });
+        });
     out
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
