@@ -37,6 +37,29 @@ pub fn guarded<T>(gpu: &Gpu, what: &str, make: impl FnOnce() -> T) -> Result<T, 
     }
 }
 
+/// Records one compute dispatch of `pipeline` with `bindings` as group 0 and submits it.
+pub fn dispatch_compute(
+    gpu: &Gpu,
+    label: &str,
+    pipeline: &wgpu::ComputePipeline,
+    bindings: &wgpu::BindGroup,
+    workgroups: [u32; 3],
+) {
+    let mut encoder = gpu
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+    {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(label),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, bindings, &[]);
+        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+    }
+    gpu.queue.submit([encoder.finish()]);
+}
+
 /// The largest storage buffer one binding may cover on this device.
 pub fn device_binding_limit(gpu: &Gpu) -> u64 {
     let limits = gpu.device.limits();

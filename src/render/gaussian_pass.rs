@@ -1,7 +1,7 @@
 //! The Gaussian gradient on the GPU: three separable compute passes through float storage
 //! textures (shaders/gaussian.wgsl), the last one writing |grad f| slab by slab.
 
-use crate::gpu::{Gpu, GpuError, guarded};
+use crate::gpu::{Gpu, GpuError, dispatch_compute, guarded};
 use crate::gradient::cpu::gaussian_kernels;
 use crate::render::slabs::SlabOutput;
 use crate::render::volume_texture::VolumeTexture;
@@ -224,16 +224,13 @@ impl GaussianPass {
             gpu.queue.write_buffer(buffer, 0, bytemuck::bytes_of(&p));
         };
         let dispatch = |axis: usize, group: &wgpu::BindGroup, depth: u32| {
-            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("GaussianPass::encoder"),
-            });
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                pass.set_pipeline(&self.passes[axis].1);
-                pass.set_bind_group(0, group, &[]);
-                pass.dispatch_workgroups(nx.div_ceil(WORKGROUP_X), ny, depth);
-            }
-            gpu.queue.submit([encoder.finish()]);
+            dispatch_compute(
+                gpu,
+                "GaussianPass",
+                &self.passes[axis].1,
+                group,
+                [nx.div_ceil(WORKGROUP_X), ny, depth],
+            );
         };
 
         let (gx, px, rx) = bind(0, &volume.view, wgpu::BindingResource::TextureView(&x_view));

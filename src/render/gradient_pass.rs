@@ -1,7 +1,7 @@
 //! The gradient compute pass: |grad f| from the volume texture, one slab of z at a time into a
 //! storage buffer of bounded size, read back into one float32 volume.
 
-use crate::gpu::{Gpu, GpuError};
+use crate::gpu::{Gpu, GpuError, dispatch_compute};
 use crate::gradient::Operator;
 use crate::render::gaussian_pass::GaussianPass;
 use crate::render::slabs::SlabOutput;
@@ -167,21 +167,13 @@ impl GradientPass {
             };
             gpu.queue
                 .write_buffer(&params_buffer, 0, bytemuck::bytes_of(&params));
-            let mut encoder = gpu
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("GradientPass::encoder"),
-                });
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("GradientPass::pass"),
-                    timestamp_writes: None,
-                });
-                pass.set_pipeline(pipeline);
-                pass.set_bind_group(0, &bind_group, &[]);
-                pass.dispatch_workgroups(nx.div_ceil(WORKGROUP_X), ny, d);
-            }
-            gpu.queue.submit([encoder.finish()]);
+            dispatch_compute(
+                gpu,
+                "GradientPass",
+                pipeline,
+                &bind_group,
+                [nx.div_ceil(WORKGROUP_X), ny, d],
+            );
             output.read(gpu, z, d)?;
         }
         Ok(output.into_result())
