@@ -17,6 +17,22 @@ fn gradvol(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `gradvol gradient INPUT -o OUTPUT EXTRA...`
+fn gradient_to(
+    input: &std::path::Path,
+    output: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "gradient",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    gradvol(&args)
+}
+
 fn oblique_nrrd(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("in.nrrd");
     let data = random_voxels(DType::Int16, 9 * 7 * 5, &mut Rng(41));
@@ -45,14 +61,7 @@ fn exported_gradient_reopens_on_the_same_grid_in_both_formats() {
         ),
     ] {
         let out_path = dir.path().join(name);
-        let mut args = vec![
-            "gradient",
-            input.to_str().unwrap(),
-            "-o",
-            out_path.to_str().unwrap(),
-        ];
-        args.extend(op_args);
-        let out = gradvol(&args);
+        let out = gradient_to(&input, &out_path, &op_args);
         assert!(
             out.status.success(),
             "{name}: {}",
@@ -141,14 +150,7 @@ fn refused_requests_write_nothing() {
         ),
     ] {
         let out_path = dir.path().join(name);
-        let mut args = vec![
-            "gradient",
-            input.to_str().unwrap(),
-            "-o",
-            out_path.to_str().unwrap(),
-        ];
-        args.extend(extra);
-        let out = gradvol(&args);
+        let out = gradient_to(&input, &out_path, &extra);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains(expected), "{stderr}");
