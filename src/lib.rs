@@ -15,7 +15,11 @@
 //! indices to millimetres in LPS or RAS patient space.
 
 pub mod atomic;
+pub mod camera;
 pub mod gpu;
 pub mod gradient;
+pub mod png_io;
 pub mod render;
+pub mod scene;
+pub mod tf;
 pub mod volume;

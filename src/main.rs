@@ -54,6 +54,125 @@ enum Command {
         #[arg(long, value_enum, default_value = "auto")]
         device: commands::gradient::Device,
     },
+    /// Render an image of a volume to PNG, with the scene that made it in the PNG's metadata.
+    Render(Box<RenderArgs>),
+    /// List the built-in transfer-function presets.
+    Presets {
+        /// Print one preset's transfer function as JSON (a starting point for --tf files).
+        #[arg(long, value_name = "NAME")]
+        show: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct RenderArgs {
+    /// The volume (see `gradvol info`); optional when --scene names one.
+    volume: Option<PathBuf>,
+    #[command(flatten)]
+    raw: RawArgs,
+    /// The PNG to write.
+    #[arg(short, long, value_name = "FILE.png")]
+    output: PathBuf,
+    /// Start from a scene: a JSON file, or a PNG written by gradvol (its metadata).
+    #[arg(long, value_name = "FILE")]
+    scene: Option<PathBuf>,
+    /// A transfer-function JSON file (keys as in `gradvol presets --show NAME`).
+    #[arg(long, value_name = "FILE.json", conflicts_with = "preset")]
+    tf: Option<PathBuf>,
+    /// A built-in transfer function (`gradvol presets` lists them).
+    #[arg(long, value_name = "NAME")]
+    preset: Option<String>,
+    /// Image size in pixels, any size up to 16384 per side (drawn in tiles).
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    size: Option<[u32; 2]>,
+    /// Where the camera stands.
+    #[arg(long, value_enum)]
+    view: Option<gradvol::camera::View>,
+    /// Degrees about the view's up axis.
+    #[arg(long, value_name = "DEG", allow_negative_numbers = true)]
+    azimuth: Option<f64>,
+    /// Degrees towards the view's up axis.
+    #[arg(long, value_name = "DEG", allow_negative_numbers = true)]
+    elevation: Option<f64>,
+    /// Magnification; 1 fits the volume.
+    #[arg(long, value_name = "F")]
+    zoom: Option<f64>,
+    /// Orthographic instead of perspective projection.
+    #[arg(long)]
+    ortho: bool,
+    /// A real alpha channel: transparent where the rays see nothing.
+    #[arg(long)]
+    transparent: bool,
+    /// Background colour, components in 0..1.
+    #[arg(long, value_name = "R,G,B", value_parser = parse_colour)]
+    background: Option<[f64; 3]>,
+    /// Distance between samples along a ray, in mm (default: the smallest voxel spacing).
+    #[arg(long, value_name = "MM")]
+    sample_distance: Option<f64>,
+    /// How samples combine along a ray.
+    #[arg(long, value_enum)]
+    blend: Option<gradvol::scene::Blend>,
+    /// How |grad f| is computed for gradient opacity.
+    #[arg(long, value_enum)]
+    operator: Option<OperatorArg>,
+    /// Gaussian sigma in mm, with --operator gaussian (default 1).
+    #[arg(long, value_name = "MM")]
+    sigma_mm: Option<f64>,
+    /// Force shading on or off (default: as the transfer function says).
+    #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+    shading: Option<bool>,
+    /// Show only part of the volume: fractions of its extent, x0,y0,z0,x1,y1,z1.
+    #[arg(long, value_name = "X0,Y0,Z0,X1,Y1,Z1", value_parser = parse_crop)]
+    crop: Option<[[f64; 3]; 2]>,
+    /// Sample every ray at the same offset (deterministic, shows wood-grain artefacts).
+    #[arg(long)]
+    no_jitter: bool,
+    /// Also render an N-frame orbit after the image and report the median frame time.
+    #[arg(long, value_name = "N")]
+    frames: Option<u32>,
+}
+
+impl RenderArgs {
+    /// The scene: the --scene file's, with every option given on the command line applied.
+    fn scene(&self) -> Result<gradvol::scene::Scene> {
+        let mut scene = match &self.scene {
+            Some(path) => commands::render::load_scene(path)?,
+            None => Default::default(),
+        };
+        if let Some(path) = &self.tf {
+            scene.transfer_function = Some(commands::render::load_tf(path)?);
+            scene.preset = None;
+        }
+        if let Some(name) = &self.preset {
+            gradvol::tf::presets::preset(name, 1.0).map_err(anyhow::Error::msg)?;
+            scene.preset = Some(name.clone());
+            scene.transfer_function = None;
+        }
+        let camera = &mut scene.camera;
+        if let Some(v) = self.view {
+            camera.view = v;
+        }
+        camera.azimuth_deg = self.azimuth.unwrap_or(camera.azimuth_deg);
+        camera.elevation_deg = self.elevation.unwrap_or(camera.elevation_deg);
+        camera.zoom = self.zoom.unwrap_or(camera.zoom);
+        camera.orthographic |= self.ortho;
+        let render = &mut scene.render;
+        render.size = self.size.unwrap_or(render.size);
+        render.transparent |= self.transparent;
+        render.background = self.background.unwrap_or(render.background);
+        render.sample_distance_mm = self.sample_distance.or(render.sample_distance_mm);
+        render.blend = self.blend.unwrap_or(render.blend);
+        if let Some(op) = self.operator {
+            render.gradient = op.operator(self.sigma_mm)?;
+        } else if self.sigma_mm.is_some() {
+            bail!("--sigma-mm needs --operator gaussian");
+        }
+        render.shading = self.shading.or(render.shading);
+        render.crop = self.crop.unwrap_or(render.crop);
+        render.jitter &= !self.no_jitter;
+        scene.validate().map_err(anyhow::Error::msg)?;
+        Ok(scene)
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -63,12 +182,41 @@ enum OperatorArg {
     Gaussian,
 }
 
+impl OperatorArg {
+    fn operator(self, sigma_mm: Option<f64>) -> Result<Operator> {
+        let operator = match self {
+            OperatorArg::Central => Operator::Central,
+            OperatorArg::Sobel => Operator::Sobel,
+            OperatorArg::Gaussian => Operator::Gaussian {
+                sigma_mm: sigma_mm.unwrap_or(1.0),
+            },
+        };
+        if sigma_mm.is_some() && !matches!(operator, Operator::Gaussian { .. }) {
+            bail!("--sigma-mm only applies to --operator gaussian");
+        }
+        Ok(operator)
+    }
+}
+
 /// The input volume, shared by every command that reads one.
 #[derive(Args, Debug)]
 struct VolumeArgs {
     /// A volume file (.nrrd, .nhdr, .nii, .nii.gz, .mha, .mhd, .dcm) or a folder holding one
     /// DICOM series.
     volume: PathBuf,
+    #[command(flatten)]
+    raw: RawArgs,
+}
+
+impl VolumeArgs {
+    fn load(&self) -> Result<Volume> {
+        self.raw.load(&self.volume)
+    }
+}
+
+/// How to read a headerless file.
+#[derive(Args, Debug)]
+struct RawArgs {
     /// Read the file as headerless voxels with these dimensions, x fastest.
     #[arg(long, value_name = "X,Y,Z", value_parser = parse_dims)]
     raw_dims: Option<[usize; 3]>,
@@ -86,7 +234,7 @@ struct VolumeArgs {
     raw_offset: Option<u64>,
 }
 
-impl VolumeArgs {
+impl RawArgs {
     fn raw_spec(&self) -> Result<Option<RawSpec>> {
         let Some(dims) = self.raw_dims else {
             return Ok(None);
@@ -103,8 +251,8 @@ impl VolumeArgs {
         }))
     }
 
-    /// Loads the volume, with a progress bar when stderr is a terminal.
-    fn load(&self) -> Result<Volume> {
+    /// Loads the volume at `path`, with a progress bar when stderr is a terminal.
+    fn load(&self, path: &std::path::Path) -> Result<Volume> {
         let raw = self.raw_spec()?;
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(0);
@@ -126,7 +274,7 @@ impl VolumeArgs {
             raw: raw.as_ref(),
             progress: Some(&report),
         };
-        let result = volume::load(&self.volume, &options);
+        let result = volume::load(path, &options);
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
@@ -157,6 +305,44 @@ fn parse_spacing(s: &str) -> Result<[f64; 3], String> {
         return Err("spacings must be positive numbers".into());
     }
     Ok(v)
+}
+
+fn parse_size(s: &str) -> Result<[u32; 2], String> {
+    let usage = || format!("expected WIDTHxHEIGHT in pixels, like 1920x1080, not '{s}'");
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(usage)?;
+    let (w, h) = (w.trim().parse::<u32>(), h.trim().parse::<u32>());
+    match (w, h) {
+        (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok([w, h]),
+        _ => Err(usage()),
+    }
+}
+
+fn parse_colour(s: &str) -> Result<[f64; 3], String> {
+    let c: [f64; 3] = parse_list(s, "numbers in 0..1")?;
+    if c.iter().any(|v| !(0.0..=1.0).contains(v)) {
+        return Err("colour components must be in 0..1".into());
+    }
+    Ok(c)
+}
+
+fn parse_crop(s: &str) -> Result<[[f64; 3]; 2], String> {
+    let usage = || "expected six fractions x0,y0,z0,x1,y1,z1 in 0..1".to_string();
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse().map_err(|_| usage()))
+        .collect::<Result<_, _>>()?;
+    if v.len() != 6 {
+        return Err(usage());
+    }
+    Ok([[v[0], v[1], v[2]], [v[3], v[4], v[5]]])
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("'{s}' is not on or off")),
+    }
 }
 
 fn parse_dtype(s: &str) -> Result<DType, String> {
@@ -198,18 +384,27 @@ fn run(cli: Cli) -> Result<()> {
             stats,
             device,
         } => {
-            let operator = match operator {
-                OperatorArg::Central => Operator::Central,
-                OperatorArg::Sobel => Operator::Sobel,
-                OperatorArg::Gaussian => Operator::Gaussian {
-                    sigma_mm: sigma_mm.unwrap_or(1.0),
-                },
-            };
-            if sigma_mm.is_some() && !matches!(operator, Operator::Gaussian { .. }) {
-                anyhow::bail!("--sigma-mm only applies to --operator gaussian");
-            }
+            let operator = operator.operator(sigma_mm)?;
             volume::output_format(&output)?;
             commands::gradient::run(&input.load()?, &output, operator, device, stats.as_ref())
         }
+        Command::Render(args) => {
+            let is_png = args
+                .output
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+            if !is_png {
+                bail!(
+                    "the output must be a .png file, not {}",
+                    args.output.display()
+                );
+            }
+            let mut scene = args.scene()?;
+            let path = commands::render::volume_path(args.volume.as_ref(), &scene)?;
+            let volume = args.raw.load(&path)?;
+            scene.volume = Some(std::path::absolute(&path).unwrap_or(path));
+            commands::render::run(&mut scene, &volume, &args.output, args.frames)
+        }
+        Command::Presets { show } => commands::presets::run(show.as_deref()),
     }
 }

@@ -2,3 +2,5 @@
 
 pub mod gradient;
 pub mod info;
+pub mod presets;
+pub mod render;

@@ -2,5 +2,9 @@
 
 pub mod gaussian_pass;
 pub mod gradient_pass;
+pub mod params;
+pub mod raymarch;
+pub mod reference;
+pub mod renderer;
 pub mod slabs;
 pub mod volume_texture;

@@ -17,15 +17,40 @@ pub struct VolumeTexture {
 impl VolumeTexture {
     /// Uploads `volume` as float values. Fails when a side exceeds the device's 3-D texture limit.
     pub fn upload(gpu: &Gpu, volume: &Volume) -> Result<VolumeTexture, GpuError> {
+        Self::from_slabs(gpu, volume.dims, "VolumeTexture::scalar", |start, len| {
+            volume.data.range_to_f32(start, len)
+        })
+    }
+
+    /// Uploads float values already in memory, x fastest (a gradient magnitude volume).
+    pub fn from_values(
+        gpu: &Gpu,
+        dims: [usize; 3],
+        values: &[f32],
+        label: &str,
+    ) -> Result<VolumeTexture, GpuError> {
+        assert_eq!(values.len(), dims.iter().product::<usize>());
+        Self::from_slabs(gpu, dims, label, |start, len| {
+            values[start..start + len].to_vec()
+        })
+    }
+
+    /// Creates the texture and fills it slab by slab with `values(first voxel, count)`.
+    fn from_slabs(
+        gpu: &Gpu,
+        volume_dims: [usize; 3],
+        label: &str,
+        values: impl Fn(usize, usize) -> Vec<f32>,
+    ) -> Result<VolumeTexture, GpuError> {
         let max = gpu.device.limits().max_texture_dimension_3d;
-        let [nx, ny, nz] = volume.dims;
-        if volume.dims.iter().any(|&d| d > max as usize) {
+        let [nx, ny, nz] = volume_dims;
+        if volume_dims.iter().any(|&d| d > max as usize) {
             return Err(GpuError::VolumeTooLarge(nx, ny, nz, max));
         }
-        let dims = volume.dims.map(|d| d as u32);
+        let dims = volume_dims.map(|d| d as u32);
         let texture = guarded(gpu, "the volume texture", || {
             gpu.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("VolumeTexture::scalar"),
+                label: Some(label),
                 size: wgpu::Extent3d {
                     width: dims[0],
                     height: dims[1],
@@ -44,7 +69,7 @@ impl VolumeTexture {
         let mut z = 0;
         while z < nz {
             let d = depth.min(nz - z);
-            let values = volume.data.range_to_f32(z * slab, d * slab);
+            let values = values(z * slab, d * slab);
             gpu.queue.write_texture(
                 wgpu::TexelCopyTextureInfo {
                     texture: &texture,

@@ -12,6 +12,7 @@ mod nifti;
 mod nrrd;
 mod payload;
 mod raw;
+pub mod synthetic;
 mod voxels;
 
 use std::path::Path;

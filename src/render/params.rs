@@ -1,0 +1,217 @@
+//! The raymarch pass's per-frame uniforms, computed in plain Rust from the volume's geometry,
+//! the camera, the render settings and the transfer function. The GPU pass and the CPU reference
+//! read the same struct, so they cannot disagree about the setup.
+
+use bytemuck::{Pod, Zeroable};
+use glam::{DMat4, DVec3, DVec4};
+
+use crate::camera::Camera;
+use crate::scene::{Blend, RenderSettings};
+use crate::tf::{Luts, TransferFunction};
+use crate::volume::{Space, Volume};
+
+pub const FLAG_SHADING: u32 = 1;
+pub const FLAG_GRADIENT_OPACITY: u32 = 2;
+pub const FLAG_JITTER: u32 = 4;
+pub const FLAG_TRANSPARENT: u32 = 8;
+
+/// Upper bound on samples per ray, whatever the sample distance.
+pub const MAX_STEPS: u32 = 1 << 16;
+
+/// Keep in sync with `Params` in shaders/raymarch.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct RaymarchParams {
+    pub world_from_clip: [[f32; 4]; 4],
+    pub tex_from_world: [[f32; 4]; 4],
+    pub crop_min: [f32; 4],
+    pub crop_max: [f32; 4],
+    pub texel: [f32; 4],
+    pub background: [f32; 4],
+    pub image_size: [f32; 2],
+    pub tile_offset: [f32; 2],
+    pub scalar_lut: [f32; 2],
+    pub gradient_lut: [f32; 2],
+    pub sample_distance_mm: f32,
+    pub unit_distance_mm: f32,
+    pub blend: u32,
+    pub flags: u32,
+    pub ambient: f32,
+    pub diffuse: f32,
+    pub specular: f32,
+    pub specular_power: f32,
+    pub gradient_constant: f32,
+    pub max_steps: u32,
+    pub _pad: [u32; 2],
+}
+
+/// Where a volume sits in LPS space: what the camera and the rays need of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Geometry {
+    pub dims: [usize; 3],
+    pub spacing: [f64; 3],
+    /// Voxel indices to LPS millimetres.
+    pub world_from_voxel: DMat4,
+}
+
+impl Geometry {
+    pub fn of(volume: &Volume) -> Geometry {
+        Geometry {
+            dims: volume.dims,
+            spacing: volume.spacing,
+            world_from_voxel: volume.world_from_voxel_in(Space::Lps),
+        }
+    }
+
+    /// The volume's box in voxel indices: from the first voxel centre to the last (VTK's
+    /// bounds), or one voxel thick on an axis with a single voxel.
+    pub fn voxel_box(&self) -> [DVec3; 2] {
+        let lo = self.dims.map(|n| if n == 1 { -0.5 } else { 0.0 });
+        let hi = self.dims.map(|n| if n == 1 { 0.5 } else { n as f64 - 1.0 });
+        [DVec3::from(lo), DVec3::from(hi)]
+    }
+
+    /// The centre and radius of the sphere around the box, in mm.
+    pub fn bounding_sphere(&self) -> (DVec3, f64) {
+        let [lo, hi] = self.voxel_box();
+        let centre = self.world_from_voxel.transform_point3((lo + hi) / 2.0);
+        let corner = self.world_from_voxel.transform_point3(lo);
+        (centre, (corner - centre).length().max(1e-6))
+    }
+
+    /// Texture coordinates (0..1 over the texels' outer edges) from LPS millimetres.
+    pub fn tex_from_world(&self) -> DMat4 {
+        let n = DVec3::from(self.dims.map(|d| d as f64));
+        DMat4::from_scale(1.0 / n)
+            * DMat4::from_translation(DVec3::splat(0.5))
+            * self.world_from_voxel.inverse()
+    }
+
+    pub fn mean_spacing(&self) -> f64 {
+        self.spacing.iter().sum::<f64>() / 3.0
+    }
+}
+
+/// Which part of the image a draw covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tile {
+    pub image_size: [u32; 2],
+    pub offset: [u32; 2],
+}
+
+/// Whether the gradient-opacity curve needs |grad f| per sample, and if not, its constant value.
+pub fn gradient_use(tf: &TransferFunction) -> Option<f32> {
+    let first = tf.gradient_opacity[0][1];
+    tf.gradient_opacity
+        .iter()
+        .all(|p| p[1] == first)
+        .then_some(first as f32)
+}
+
+/// The uniforms for one draw.
+pub fn raymarch_params(
+    geometry: &Geometry,
+    camera: &Camera,
+    settings: &RenderSettings,
+    tf: &TransferFunction,
+    luts: &Luts,
+    tile: Tile,
+) -> RaymarchParams {
+    let [w, h] = tile.image_size;
+    let (centre, radius) = geometry.bounding_sphere();
+    let placed = camera.place(centre, radius, w as f64 / h as f64);
+    let tex_from_world = geometry.tex_from_world();
+    let n = DVec3::from(geometry.dims.map(|d| d as f64));
+    let [box_lo, box_hi] = geometry.voxel_box();
+    let [crop_lo, crop_hi] = settings.crop.map(DVec3::from);
+    let to_tex = |f: DVec3| (box_lo + (box_hi - box_lo) * f + 0.5) / n;
+    let sample_distance = settings.sample_distance_mm.unwrap_or_else(|| {
+        geometry
+            .spacing
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+    });
+    let shading = settings.shading.unwrap_or(tf.shading.shade);
+    let gradient_constant = gradient_use(tf);
+    let mut flags = 0;
+    if shading {
+        flags |= FLAG_SHADING;
+    }
+    if gradient_constant.is_none() {
+        flags |= FLAG_GRADIENT_OPACITY;
+    }
+    if settings.jitter {
+        flags |= FLAG_JITTER;
+    }
+    if settings.transparent {
+        flags |= FLAG_TRANSPARENT;
+    }
+    let f32x4 = |v: DVec3, w: f64| DVec4::new(v.x, v.y, v.z, w).as_vec4().to_array();
+    let mat = |m: DMat4| m.as_mat4().to_cols_array_2d();
+    let [b0, b1, b2] = settings.background;
+    RaymarchParams {
+        world_from_clip: mat(placed.clip_from_world.inverse()),
+        tex_from_world: mat(tex_from_world),
+        crop_min: f32x4(to_tex(crop_lo), 0.0),
+        crop_max: f32x4(to_tex(crop_hi), 0.0),
+        texel: f32x4(1.0 / n, 0.0),
+        background: [b0 as f32, b1 as f32, b2 as f32, 1.0],
+        image_size: [w as f32, h as f32],
+        tile_offset: tile.offset.map(|o| o as f32),
+        scalar_lut: luts.scalar.mapping(),
+        gradient_lut: luts.gradient.mapping(),
+        sample_distance_mm: sample_distance as f32,
+        unit_distance_mm: tf.unit_distance_mm as f32,
+        blend: match settings.blend {
+            Blend::Composite => 0,
+            Blend::Maximum => 1,
+            Blend::Minimum => 2,
+            Blend::Average => 3,
+        },
+        flags,
+        ambient: tf.shading.ambient as f32,
+        diffuse: tf.shading.diffuse as f32,
+        specular: tf.shading.specular as f32,
+        specular_power: tf.shading.specular_power as f32,
+        gradient_constant: gradient_constant.unwrap_or(1.0),
+        max_steps: MAX_STEPS,
+        _pad: [0; 2],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_are_laid_out_as_the_shader_expects() {
+        // 2 matrices, 4 vec4s, 2 rows of vec2 pairs, 3 rows of scalars.
+        assert_eq!(
+            std::mem::size_of::<RaymarchParams>(),
+            2 * 64 + 4 * 16 + 2 * 16 + 3 * 16
+        );
+        assert_eq!(std::mem::offset_of!(RaymarchParams, image_size), 192);
+        assert_eq!(
+            std::mem::offset_of!(RaymarchParams, sample_distance_mm),
+            224
+        );
+        assert_eq!(std::mem::offset_of!(RaymarchParams, ambient), 240);
+        assert_eq!(std::mem::offset_of!(RaymarchParams, gradient_constant), 256);
+    }
+
+    #[test]
+    fn voxel_centres_map_to_texel_centres() {
+        let g = Geometry {
+            dims: [4, 5, 6],
+            spacing: [0.5, 1.0, 2.0],
+            world_from_voxel: DMat4::from_scale(DVec3::new(0.5, 1.0, 2.0)),
+        };
+        let t = g.tex_from_world();
+        let p = t.transform_point3(DVec3::new(0.5 * 3.0, 4.0, 2.0 * 5.0));
+        assert!((p - DVec3::new(3.5 / 4.0, 4.5 / 5.0, 5.5 / 6.0)).length() < 1e-12);
+        let (c, r) = g.bounding_sphere();
+        assert!((c - DVec3::new(0.75, 2.0, 5.0)).length() < 1e-12);
+        assert!((r - DVec3::new(0.75, 2.0, 5.0).length()).abs() < 1e-12);
+    }
+}

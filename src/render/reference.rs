@@ -1,0 +1,228 @@
+//! The CPU reference of shaders/raymarch.wgsl: the same rays, samples, tables and compositing,
+//! step for step in f32, with trilinear sampling done by hand. Slow and simple; the tests compare
+//! the GPU's images with it.
+
+use glam::{Mat3, Mat4, Vec2, Vec3, Vec4, Vec4Swizzles};
+
+use crate::render::params::{
+    FLAG_GRADIENT_OPACITY, FLAG_JITTER, FLAG_SHADING, FLAG_TRANSPARENT, RaymarchParams,
+};
+use crate::render::renderer::Image;
+use crate::tf::Luts;
+
+const OPAQUE: f32 = 1.0 - 1.0 / 255.0;
+
+/// A float volume, x fastest, sampled like a clamp-to-edge linear texture.
+#[derive(Debug, Clone, Copy)]
+pub struct Field<'a> {
+    pub dims: [usize; 3],
+    pub values: &'a [f32],
+}
+
+impl Field<'_> {
+    fn at(&self, i: [usize; 3]) -> f32 {
+        self.values[i[0] + self.dims[0] * (i[1] + self.dims[1] * i[2])]
+    }
+
+    /// Trilinear interpolation at texture coordinates `p` (0..1 over the texels' outer edges).
+    pub fn sample(&self, p: Vec3) -> f32 {
+        let mut lo = [0usize; 3];
+        let mut hi = [0usize; 3];
+        let mut t = [0f32; 3];
+        for a in 0..3 {
+            let n = self.dims[a];
+            let x = p[a] * n as f32 - 0.5;
+            let f = x.floor();
+            t[a] = x - f;
+            let clamp = |i: f32| i.clamp(0.0, (n - 1) as f32) as usize;
+            lo[a] = clamp(f);
+            hi[a] = clamp(f + 1.0);
+        }
+        let mut sum = 0.0;
+        for corner in 0..8 {
+            let mut w = 1.0;
+            let mut idx = [0; 3];
+            for a in 0..3 {
+                if corner >> a & 1 == 1 {
+                    w *= t[a];
+                    idx[a] = hi[a];
+                } else {
+                    w *= 1.0 - t[a];
+                    idx[a] = lo[a];
+                }
+            }
+            sum += w * self.at(idx);
+        }
+        sum
+    }
+}
+
+fn lookup(lut: &crate::tf::Lut, mapping: [f32; 2], x: f32) -> Vec4 {
+    debug_assert_eq!(mapping, lut.mapping());
+    Vec4::from_array(lut.lookup(x))
+}
+
+fn pixel_jitter(pixel: Vec2) -> f32 {
+    let inner = (pixel.dot(Vec2::new(0.06711056, 0.00583715))).fract();
+    (52.98292 * inner).fract()
+}
+
+/// Renders the pixels of the tile `params` describes (`width` x `height` of them).
+pub fn render(
+    params: &RaymarchParams,
+    scalar: Field,
+    gradient: Option<Field>,
+    luts: &Luts,
+    width: u32,
+    height: u32,
+) -> Image {
+    let mut rgba = Vec::with_capacity(4 * (width * height) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            let c = pixel(params, scalar, gradient, luts, x, y);
+            rgba.extend(
+                c.to_array()
+                    .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8),
+            );
+        }
+    }
+    Image {
+        width,
+        height,
+        rgba,
+    }
+}
+
+fn pixel(
+    p: &RaymarchParams,
+    scalar: Field,
+    gradient: Option<Field>,
+    luts: &Luts,
+    x: u32,
+    y: u32,
+) -> Vec4 {
+    let world_from_clip = Mat4::from_cols_array_2d(&p.world_from_clip);
+    let tex_from_world = Mat4::from_cols_array_2d(&p.tex_from_world);
+    let pixel = Vec2::new(x as f32 + 0.5, y as f32 + 0.5) + Vec2::from_array(p.tile_offset);
+    let unproject = |depth: f32| {
+        let ndc = Vec2::new(
+            2.0 * pixel.x / p.image_size[0] - 1.0,
+            1.0 - 2.0 * pixel.y / p.image_size[1],
+        );
+        world_from_clip.project_point3(ndc.extend(depth))
+    };
+    let near = unproject(0.0);
+    let dir = (unproject(1.0) - near).normalize();
+    let o = tex_from_world.transform_point3(near);
+    let d = tex_from_world.transform_vector3(dir);
+    let lo = Vec4::from_array(p.crop_min).xyz();
+    let hi = Vec4::from_array(p.crop_max).xyz();
+    let inv = d.recip();
+    let (a, b) = ((lo - o) * inv, (hi - o) * inv);
+    let t_near = a.min(b).max_element().max(0.0);
+    let t_far = a.max(b).min_element();
+    let finish = |c: Vec4| {
+        if p.flags & FLAG_TRANSPARENT != 0 {
+            if c.w <= 0.0 {
+                Vec4::ZERO
+            } else {
+                (c.xyz() / c.w).extend(c.w)
+            }
+        } else {
+            (c.xyz() + (1.0 - c.w) * Vec4::from_array(p.background).xyz()).extend(1.0)
+        }
+    };
+    if t_far <= t_near {
+        return finish(Vec4::ZERO);
+    }
+    let jitter = if p.flags & FLAG_JITTER != 0 {
+        pixel_jitter(pixel.floor())
+    } else {
+        0.5
+    };
+    let ds = p.sample_distance_mm;
+    let steps = (((t_far - t_near) / ds).ceil() as u32).min(p.max_steps);
+    let view_dir = -dir;
+    let texel = Vec4::from_array(p.texel).xyz();
+    let a3 = Mat3::from_mat4(tex_from_world);
+    let shade = |color: Vec3, q: Vec3| {
+        let e = |axis: usize| {
+            let mut v = Vec3::ZERO;
+            v[axis] = texel[axis];
+            scalar.sample(q + v) - scalar.sample(q - v)
+        };
+        let g_tex = Vec3::new(e(0), e(1), e(2)) / (2.0 * texel);
+        let g = a3.transpose() * g_tex;
+        let len = g.length();
+        if len <= 1e-20 {
+            return color * p.ambient;
+        }
+        let mut n = g / len;
+        if n.dot(view_dir) < 0.0 {
+            n = -n;
+        }
+        let diffuse = n.dot(view_dir);
+        let r = 2.0 * diffuse * n - view_dir;
+        let specular = r.dot(view_dir).max(0.0).powf(p.specular_power);
+        color * (p.ambient + p.diffuse * diffuse) + Vec3::splat(p.specular * specular)
+    };
+
+    let mut acc = Vec4::ZERO;
+    let mut extreme = if p.blend == 2 { 3.4e38f32 } else { -3.4e38 };
+    let (mut sum, mut count) = (0.0f32, 0.0f32);
+    for k in 0..steps {
+        let start = t_near + k as f32 * ds;
+        let end = (start + ds).min(t_far);
+        let segment = end - start;
+        let q = o + (start + jitter * segment) * d;
+        let v = scalar.sample(q);
+        match p.blend {
+            1 => {
+                extreme = extreme.max(v);
+                continue;
+            }
+            2 => {
+                extreme = extreme.min(v);
+                continue;
+            }
+            3 => {
+                sum += v;
+                count += 1.0;
+                continue;
+            }
+            _ => {}
+        }
+        let rgba = lookup(&luts.scalar, p.scalar_lut, v);
+        let mut alpha = rgba.w * p.gradient_constant;
+        if alpha <= 0.0 {
+            continue;
+        }
+        if p.flags & FLAG_GRADIENT_OPACITY != 0 {
+            let g = gradient.expect("gradient opacity needs |grad f|").sample(q);
+            alpha *= lookup(&luts.gradient, p.gradient_lut, g).x;
+            if alpha <= 0.0 {
+                continue;
+            }
+        }
+        alpha = 1.0 - (1.0 - alpha).max(0.0).powf(segment / p.unit_distance_mm);
+        let mut color = rgba.xyz();
+        if p.flags & FLAG_SHADING != 0 {
+            color = shade(color, q);
+        }
+        let w = (1.0 - acc.w) * alpha;
+        acc += (color * w).extend(w);
+        if acc.w >= OPAQUE {
+            break;
+        }
+    }
+    if p.blend == 0 {
+        return finish(acc);
+    }
+    let value = if p.blend == 3 {
+        sum / count.max(1.0)
+    } else {
+        extreme
+    };
+    let rgba = lookup(&luts.scalar, p.scalar_lut, value);
+    finish((rgba.xyz() * rgba.w).extend(rgba.w))
+}

@@ -1,0 +1,285 @@
+//! The renderer: one volume on the GPU with its transfer function, drawn into offscreen
+//! targets. The CLI reads the image back to PNG, the golden tests compare it, and the viewer
+//! shows the same texture: one code path for every pixel.
+
+use std::time::Instant;
+
+use crate::camera::Camera;
+use crate::gpu::readback::read_rgba8;
+use crate::gpu::{Gpu, GpuError, guarded};
+use crate::gradient::{Operator, cpu};
+use crate::render::gradient_pass::GradientPass;
+use crate::render::params::{Geometry, RaymarchParams, Tile, gradient_use, raymarch_params};
+use crate::render::raymarch::{LutTextures, RaymarchPass, TARGET_FORMAT};
+use crate::render::volume_texture::VolumeTexture;
+use crate::scene::{Blend, RenderSettings};
+use crate::tf::{Luts, TransferFunction};
+use crate::volume::Volume;
+
+/// Images larger than this per side are drawn in tiles of this size.
+pub const TILE_SIDE: u32 = 2048;
+
+/// A rendered image: RGBA8 rows, top row first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+}
+
+/// How |grad f| for gradient opacity was obtained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradientReport {
+    pub operator: Operator,
+    pub device: String,
+    pub ms: f64,
+}
+
+/// A volume ready to draw, with its transfer function.
+#[derive(Debug)]
+pub struct Renderer {
+    pass: RaymarchPass,
+    geometry: Geometry,
+    scalar: VolumeTexture,
+    gradient: Option<(Operator, VolumeTexture)>,
+    luts: LutTextures,
+    baked: Luts,
+    tf: TransferFunction,
+    params: wgpu::Buffer,
+    bindings: wgpu::BindGroup,
+    target: Option<(u32, u32, wgpu::Texture, wgpu::TextureView)>,
+    pub last_gradient: Option<GradientReport>,
+}
+
+impl Renderer {
+    /// Uploads `volume`. Fails when the adapter cannot filter float textures or the volume does
+    /// not fit the device.
+    pub fn new(gpu: &Gpu, volume: &Volume, tf: &TransferFunction) -> Result<Renderer, GpuError> {
+        if !gpu
+            .device
+            .features()
+            .contains(wgpu::Features::FLOAT32_FILTERABLE)
+        {
+            return Err(GpuError::Device(format!(
+                "{} cannot filter float32 textures, which the raymarcher samples; \
+                 use a Vulkan, Metal or DX12 adapter",
+                gpu.describe()
+            )));
+        }
+        let pass = RaymarchPass::new(gpu);
+        let scalar = VolumeTexture::upload(gpu, volume)?;
+        // Bound in place of |grad f| until gradient opacity needs it (the bind group keeps it).
+        let no_gradient =
+            VolumeTexture::from_values(gpu, [1, 1, 1], &[0.0], "Renderer::no_gradient")?;
+        let luts = LutTextures::new(gpu);
+        let baked = tf.bake();
+        luts.write(gpu, &baked);
+        let params = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("Renderer::params"),
+            size: std::mem::size_of::<RaymarchParams>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bindings = pass.bind(gpu, &params, &scalar.view, &no_gradient.view, &luts);
+        Ok(Renderer {
+            pass,
+            geometry: Geometry::of(volume),
+            scalar,
+            gradient: None,
+            luts,
+            baked,
+            tf: tf.clone(),
+            params,
+            bindings,
+            target: None,
+            last_gradient: None,
+        })
+    }
+
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    pub fn transfer_function(&self) -> &TransferFunction {
+        &self.tf
+    }
+
+    /// Replaces the transfer function: a table upload, nothing else.
+    pub fn set_transfer_function(&mut self, gpu: &Gpu, tf: &TransferFunction) {
+        self.baked = tf.bake();
+        self.luts.write(gpu, &self.baked);
+        self.tf = tf.clone();
+    }
+
+    /// Makes sure |grad f| by `operator` is on the GPU when the transfer function needs it.
+    /// It is computed once per volume and operator: on the CPU when the adapter is a software
+    /// rasteriser (the CPU path is faster there), else by the compute pass.
+    pub fn prepare(
+        &mut self,
+        gpu: &Gpu,
+        volume: &Volume,
+        settings: &RenderSettings,
+    ) -> Result<(), GpuError> {
+        let needed = settings.blend == Blend::Composite && gradient_use(&self.tf).is_none();
+        let current = self.gradient.as_ref().map(|(op, _)| *op);
+        if !needed || current == Some(settings.gradient) {
+            return Ok(());
+        }
+        let operator = settings.gradient;
+        let start = Instant::now();
+        let use_gpu = !gpu.is_software() && GradientPass::supports(gpu, operator);
+        let (values, device) = if use_gpu {
+            let pass = GradientPass::new(gpu);
+            let g = pass.compute(gpu, &self.scalar, volume.spacing, operator)?;
+            (g, format!("gpu: {}", gpu.describe()))
+        } else {
+            let threads = rayon::current_num_threads();
+            let g = cpu::gradient_magnitude(volume, operator);
+            (g, format!("cpu ({threads} threads)"))
+        };
+        let texture = VolumeTexture::from_values(gpu, volume.dims, &values, "Renderer::gradient")?;
+        drop(values);
+        self.bindings = self.pass.bind(
+            gpu,
+            &self.params,
+            &self.scalar.view,
+            &texture.view,
+            &self.luts,
+        );
+        self.gradient = Some((operator, texture));
+        self.last_gradient = Some(GradientReport {
+            operator,
+            device,
+            ms: start.elapsed().as_secs_f64() * 1e3,
+        });
+        Ok(())
+    }
+
+    fn target(&mut self, gpu: &Gpu, width: u32, height: u32) -> Result<(), GpuError> {
+        if matches!(&self.target, Some((w, h, ..)) if *w == width && *h == height) {
+            return Ok(());
+        }
+        let texture = guarded(gpu, "the image target", || {
+            gpu.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("Renderer::target"),
+                size: wgpu::Extent3d {
+                    width,
+                    height,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: TARGET_FORMAT,
+                usage: wgpu::TextureUsages::RENDER_ATTACHMENT
+                    | wgpu::TextureUsages::COPY_SRC
+                    | wgpu::TextureUsages::TEXTURE_BINDING,
+                view_formats: &[],
+            })
+        })?;
+        let view = texture.create_view(&Default::default());
+        self.target = Some((width, height, texture, view));
+        Ok(())
+    }
+
+    /// The uniforms for drawing `tile` of an image.
+    pub fn params(&self, camera: &Camera, settings: &RenderSettings, tile: Tile) -> RaymarchParams {
+        debug_assert!(
+            self.gradient.is_some()
+                || settings.blend != Blend::Composite
+                || gradient_use(&self.tf).is_some(),
+            "prepare() computes |grad f| before a frame that needs it"
+        );
+        raymarch_params(
+            &self.geometry,
+            camera,
+            settings,
+            &self.tf,
+            &self.baked,
+            tile,
+        )
+    }
+
+    /// Draws one tile into the target and submits it, without reading it back.
+    fn draw_tile(
+        &mut self,
+        gpu: &Gpu,
+        params: &RaymarchParams,
+        size: [u32; 2],
+    ) -> Result<(), GpuError> {
+        self.target(gpu, size[0], size[1])?;
+        gpu.queue
+            .write_buffer(&self.params, 0, bytemuck::bytes_of(params));
+        let (.., view) = self.target.as_ref().expect("made above");
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("Renderer::frame"),
+            });
+        self.pass.draw(&mut encoder, view, &self.bindings);
+        gpu.queue.submit([encoder.finish()]);
+        Ok(())
+    }
+
+    /// Draws a whole frame of at most [`TILE_SIDE`] per side and waits for the GPU: what the
+    /// frame-time benchmark measures.
+    pub fn draw_and_wait(
+        &mut self,
+        gpu: &Gpu,
+        camera: &Camera,
+        settings: &RenderSettings,
+    ) -> Result<(), GpuError> {
+        let [w, h] = settings.size;
+        let tile = Tile {
+            image_size: [w, h],
+            offset: [0, 0],
+        };
+        let params = self.params(camera, settings, tile);
+        self.draw_tile(gpu, &params, [w.min(TILE_SIDE), h.min(TILE_SIDE)])?;
+        gpu.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Renders the image `settings.size` asks for, in tiles when it is larger than
+    /// [`TILE_SIDE`], and reads it back.
+    pub fn render_image(
+        &mut self,
+        gpu: &Gpu,
+        camera: &Camera,
+        settings: &RenderSettings,
+    ) -> Result<Image, GpuError> {
+        let [width, height] = settings.size;
+        let bytes = 4 * width as usize * height as usize;
+        let mut rgba = Vec::new();
+        rgba.try_reserve_exact(bytes)
+            .map_err(|_| GpuError::Allocation(format!("a {width}x{height} image")))?;
+        rgba.resize(bytes, 0u8);
+        let side = TILE_SIDE.min(gpu.device.limits().max_texture_dimension_2d);
+        for y0 in (0..height).step_by(side as usize) {
+            for x0 in (0..width).step_by(side as usize) {
+                let (tw, th) = (side.min(width - x0), side.min(height - y0));
+                let tile = Tile {
+                    image_size: [width, height],
+                    offset: [x0, y0],
+                };
+                let params = self.params(camera, settings, tile);
+                self.draw_tile(gpu, &params, [tw, th])?;
+                let (.., texture, _) = self.target.as_ref().expect("drawn");
+                let pixels = read_rgba8(gpu, texture, tw, th)?;
+                for row in 0..th as usize {
+                    let dst = 4 * ((y0 as usize + row) * width as usize + x0 as usize);
+                    let src = 4 * row * tw as usize;
+                    rgba[dst..dst + 4 * tw as usize]
+                        .copy_from_slice(&pixels[src..src + 4 * tw as usize]);
+                }
+            }
+        }
+        Ok(Image {
+            width,
+            height,
+            rgba,
+        })
+    }
+}
