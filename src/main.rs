@@ -107,7 +107,7 @@ struct RenderArgs {
     #[arg(long, value_name = "R,G,B", value_parser = parse_colour)]
     background: Option<[f64; 3]>,
     /// Distance between samples along a ray, in mm (default: the smallest voxel spacing).
-    #[arg(long, value_name = "MM")]
+    #[arg(long, value_name = "MM", allow_negative_numbers = true)]
     sample_distance: Option<f64>,
     /// How samples combine along a ray.
     #[arg(long, value_enum)]
@@ -312,7 +312,7 @@ fn parse_size(s: &str) -> Result<[u32; 2], String> {
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(usage)?;
     let (w, h) = (w.trim().parse::<u32>(), h.trim().parse::<u32>());
     match (w, h) {
-        (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok([w, h]),
+        (Ok(w), Ok(h)) => Ok([w, h]),
         _ => Err(usage()),
     }
 }

@@ -250,13 +250,24 @@ impl Renderer {
         camera: &Camera,
         settings: &RenderSettings,
     ) -> Result<Image, GpuError> {
+        let side = TILE_SIDE.min(gpu.device.limits().max_texture_dimension_2d);
+        self.render_image_in_tiles(gpu, camera, settings, side)
+    }
+
+    /// [`Renderer::render_image`] with tiles of at most `side` pixels per side.
+    pub fn render_image_in_tiles(
+        &mut self,
+        gpu: &Gpu,
+        camera: &Camera,
+        settings: &RenderSettings,
+        side: u32,
+    ) -> Result<Image, GpuError> {
         let [width, height] = settings.size;
         let bytes = 4 * width as usize * height as usize;
         let mut rgba = Vec::new();
         rgba.try_reserve_exact(bytes)
             .map_err(|_| GpuError::Allocation(format!("a {width}x{height} image")))?;
         rgba.resize(bytes, 0u8);
-        let side = TILE_SIDE.min(gpu.device.limits().max_texture_dimension_2d);
         for y0 in (0..height).step_by(side as usize) {
             for x0 in (0..width).step_by(side as usize) {
                 let (tw, th) = (side.min(width - x0), side.min(height - y0));

@@ -1,0 +1,346 @@
+//! The raymarcher on whatever adapter this machine has (lavapipe in CI) against its CPU
+//! reference and against analytic answers. No adapter is a failure that says what to install.
+
+use glam::DMat3;
+use gradvol::camera::{Camera, View};
+use gradvol::gpu::Gpu;
+use gradvol::gradient::{Operator, cpu};
+use gradvol::render::params::{Geometry, Tile, gradient_use};
+use gradvol::render::reference::{self, Field};
+use gradvol::render::renderer::{Image, Renderer};
+use gradvol::scene::{Blend, RenderSettings};
+use gradvol::tf::{Shading, TransferFunction, presets};
+use gradvol::volume::synthetic::{ct_phantom, marschner_lobb, sphere};
+use gradvol::volume::{Decoded, Format, Space, Volume, VoxelData};
+
+fn gpu() -> Gpu {
+    Gpu::new().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn volume(dims: [usize; 3], spacing: [f64; 3], f: impl Fn([usize; 3]) -> f32) -> Volume {
+    let mut values = Vec::new();
+    for z in 0..dims[2] {
+        for y in 0..dims[1] {
+            for x in 0..dims[0] {
+                values.push(f([x, y, z]));
+            }
+        }
+    }
+    Volume::from_geometry(
+        dims,
+        spacing,
+        DMat3::IDENTITY,
+        glam::DVec3::ZERO,
+        Space::Lps,
+        Decoded::scan(VoxelData::Float(values)),
+        Format::Raw,
+    )
+    .unwrap()
+}
+
+fn flat_tf(alpha: f64, unit_distance_mm: f64) -> TransferFunction {
+    TransferFunction {
+        scalar_opacity: vec![[0.0, alpha], [2.0, alpha]],
+        color: vec![[0.0, 1.0, 1.0, 1.0]],
+        gradient_opacity: vec![[0.0, 1.0]],
+        shading: Shading {
+            shade: false,
+            ..Shading::default()
+        },
+        unit_distance_mm,
+        effective_range: None,
+        interpolation: None,
+    }
+}
+
+fn render(
+    gpu: &Gpu,
+    volume: &Volume,
+    tf: &TransferFunction,
+    camera: &Camera,
+    settings: &RenderSettings,
+) -> Image {
+    let mut r = Renderer::new(gpu, volume, tf).unwrap();
+    r.prepare(gpu, volume, settings).unwrap();
+    r.render_image(gpu, camera, settings).unwrap()
+}
+
+/// The same frame drawn by the CPU reference.
+fn reference_image(
+    volume: &Volume,
+    tf: &TransferFunction,
+    camera: &Camera,
+    settings: &RenderSettings,
+) -> Image {
+    let geometry = Geometry::of(volume);
+    let luts = tf.bake();
+    let [w, h] = settings.size;
+    let tile = Tile {
+        image_size: [w, h],
+        offset: [0, 0],
+    };
+    let params =
+        gradvol::render::params::raymarch_params(&geometry, camera, settings, tf, &luts, tile);
+    let values = volume.data.range_to_f32(0, volume.voxel_count());
+    let gradient =
+        (gradient_use(tf).is_none()).then(|| cpu::gradient_magnitude(volume, settings.gradient));
+    let field = |values| Field {
+        dims: volume.dims,
+        values,
+    };
+    let gradient = gradient.as_deref().map(field);
+    reference::render(&params, field(&values), gradient, &luts, w, h)
+}
+
+/// Worst and mean absolute difference over all channels, and the fraction of channels that
+/// differ by more than 4/255.
+fn compare(a: &Image, b: &Image) -> (u8, f64, f64) {
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    let diffs: Vec<u8> = a
+        .rgba
+        .iter()
+        .zip(&b.rgba)
+        .map(|(x, y)| x.abs_diff(*y))
+        .collect();
+    let worst = *diffs.iter().max().unwrap();
+    let mean = diffs.iter().map(|&d| d as f64).sum::<f64>() / diffs.len() as f64;
+    let over = diffs.iter().filter(|&&d| d > 4).count() as f64 / diffs.len() as f64;
+    (worst, mean, over)
+}
+
+fn pixel(image: &Image, x: u32, y: u32) -> [u8; 4] {
+    let i = 4 * (y * image.width + x) as usize;
+    image.rgba[i..i + 4].try_into().unwrap()
+}
+
+fn settings(size: u32) -> RenderSettings {
+    RenderSettings {
+        size: [size, size],
+        ..RenderSettings::default()
+    }
+}
+
+#[test]
+fn gpu_images_match_the_cpu_reference() {
+    let gpu = gpu();
+    let phantom = ct_phantom([40, 36, 18], [1.0, 1.0, 2.5], 15.0);
+    let mean_spacing = Geometry::of(&phantom).mean_spacing();
+    let bone = presets::preset("gradvol-CT-Bone-Surface", mean_spacing).unwrap();
+    let aaa = presets::preset("CT-AAA", mean_spacing).unwrap();
+    let ball = sphere(24, 0.6);
+    let ball_tf = TransferFunction {
+        scalar_opacity: vec![[0.0, 0.0], [0.4, 0.0], [0.6, 0.5], [1.0, 0.8]],
+        color: vec![[0.0, 1.0, 0.2, 0.1], [1.0, 0.3, 0.6, 1.0]],
+        ..flat_tf(0.0, 1.0)
+    };
+    let ml = marschner_lobb(21);
+    let ml_tf = TransferFunction::default_for_range(ml.range);
+    let turned = Camera {
+        azimuth_deg: 30.0,
+        elevation_deg: 20.0,
+        ..Camera::default()
+    };
+    let ortho = Camera {
+        orthographic: true,
+        view: View::Left,
+        ..Camera::default()
+    };
+    let mut shaded = settings(64);
+    shaded.shading = Some(true);
+    let mut mip = settings(64);
+    mip.blend = Blend::Maximum;
+    let mut average = settings(64);
+    average.blend = Blend::Average;
+    let mut cropped = settings(64);
+    cropped.crop = [[0.0, 0.3, 0.0], [0.8, 1.0, 1.0]];
+    cropped.sample_distance_mm = Some(0.7);
+    let mut sobel = settings(64);
+    sobel.gradient = Operator::Sobel;
+    let cases: Vec<(&str, &Volume, &TransferFunction, Camera, RenderSettings)> = vec![
+        ("sphere, shaded", &ball, &ball_tf, turned, shaded.clone()),
+        (
+            "phantom, gradient opacity",
+            &phantom,
+            &bone,
+            turned,
+            settings(64),
+        ),
+        ("phantom, sobel, cropped", &phantom, &bone, ortho, cropped),
+        ("phantom, CT-AAA", &phantom, &aaa, Camera::default(), sobel),
+        ("phantom, MIP", &phantom, &aaa, ortho, mip),
+        ("marschner-lobb, average", &ml, &ml_tf, turned, average),
+        ("marschner-lobb, shaded", &ml, &ml_tf, ortho, shaded),
+    ];
+    for (name, volume, tf, camera, settings) in cases {
+        let got = render(&gpu, volume, tf, &camera, &settings);
+        let want = reference_image(volume, tf, &camera, &settings);
+        let (worst, mean, over) = compare(&got, &want);
+        // Trilinear filtering in the texture unit and the CPU's float arithmetic round
+        // differently; a few isolated pixels near hard edges may differ more.
+        assert!(
+            mean < 0.5 && over < 0.01,
+            "{name}: worst {worst}/255, mean {mean:.3}/255, {:.2}% of channels off by more than 4",
+            100.0 * over
+        );
+        let lit = got.rgba.chunks(4).filter(|p| p[..3] != [0, 0, 0]).count();
+        assert!(lit > 200, "{name}: only {lit} pixels show anything");
+    }
+}
+
+#[test]
+fn opacity_correction_makes_a_slab_independent_of_the_sample_distance() {
+    let gpu = gpu();
+    // A uniform slab: 9 intervals of 1.5 mm along y, the viewing axis.
+    let slab = volume([6, 10, 6], [1.0, 1.5, 1.0], |_| 1.0);
+    let thickness = 9.0 * 1.5;
+    let camera = Camera {
+        orthographic: true,
+        view: View::Anterior,
+        ..Camera::default()
+    };
+    for (alpha, unit) in [(0.1, 1.0), (0.1, 2.0), (0.3, 0.5)] {
+        let tf = flat_tf(alpha, unit);
+        let want = 1.0 - (1.0 - alpha).powf(thickness / unit);
+        for ds in [0.3, 0.7, 1.0, 2.9, 5.0] {
+            let mut s = settings(32);
+            s.transparent = true;
+            s.sample_distance_mm = Some(ds);
+            let image = render(&gpu, &slab, &tf, &camera, &s);
+            let [r, g, b, a] = pixel(&image, 16, 16);
+            assert!(
+                (a as f64 / 255.0 - want).abs() <= 1.0 / 255.0,
+                "alpha {alpha} per {unit} mm, ds {ds}: got {a}/255, want {want:.4}"
+            );
+            assert_eq!([r, g, b], [255, 255, 255], "un-premultiplied colour");
+            assert_eq!(pixel(&image, 0, 0)[3], 0, "transparent outside the volume");
+        }
+    }
+}
+
+#[test]
+fn gradient_opacity_removes_uniform_interiors_and_keeps_boundaries() {
+    let gpu = gpu();
+    let camera = Camera {
+        orthographic: true,
+        view: View::Anterior,
+        ..Camera::default()
+    };
+    let ramp = TransferFunction {
+        scalar_opacity: vec![[0.0, 0.0], [0.4, 0.0], [0.5, 0.3], [2.0, 0.3]],
+        gradient_opacity: vec![[0.0, 0.0], [0.05, 0.0], [0.2, 1.0]],
+        ..flat_tf(0.0, 1.0)
+    };
+    let no_ramp = TransferFunction {
+        gradient_opacity: vec![[0.0, 1.0]],
+        ..ramp.clone()
+    };
+    let mut s = settings(32);
+    s.transparent = true;
+    s.jitter = false;
+    let centre_alpha = |v: &Volume, tf: &TransferFunction| {
+        pixel(&render(&gpu, v, tf, &camera, &s), 16, 16)[3] as i32
+    };
+    // A volume of one value has no gradient: gradient opacity removes all of it.
+    let uniform = volume([8, 24, 8], [1.0; 3], |_| 1.0);
+    assert_eq!(centre_alpha(&uniform, &ramp), 0);
+    assert!(centre_alpha(&uniform, &no_ramp) > 200);
+    // Layers of value 1 across the whole x-z extent, 4 and 12 voxels deep along the view: with
+    // the ramp only their two boundaries show, so depth no longer matters.
+    let layer = |depth: usize| {
+        volume([8, 24, 8], [1.0; 3], move |[_, y, _]| {
+            if (4..4 + depth).contains(&y) {
+                1.0
+            } else {
+                0.0
+            }
+        })
+    };
+    let (thin, thick) = (layer(4), layer(12));
+    let (a_thin, a_thick) = (centre_alpha(&thin, &ramp), centre_alpha(&thick, &ramp));
+    assert!(a_thin > 40, "the boundaries stay visible: {a_thin}");
+    assert!((a_thin - a_thick).abs() <= 2, "{a_thin} vs {a_thick}");
+    let (b_thin, b_thick) = (
+        centre_alpha(&thin, &no_ramp),
+        centre_alpha(&thick, &no_ramp),
+    );
+    assert!(
+        b_thick > b_thin + 40,
+        "without the ramp: {b_thin} vs {b_thick}"
+    );
+}
+
+#[test]
+fn tiles_join_without_seams() {
+    let gpu = gpu();
+    let phantom = ct_phantom([32, 28, 14], [1.0, 1.0, 2.5], 15.0);
+    let tf = presets::preset("gradvol-CT-Bone-Surface", 1.5).unwrap();
+    let mut s = settings(64);
+    s.size = [150, 100];
+    let camera = Camera {
+        azimuth_deg: 20.0,
+        ..Camera::default()
+    };
+    let mut r = Renderer::new(&gpu, &phantom, &tf).unwrap();
+    r.prepare(&gpu, &phantom, &s).unwrap();
+    let whole = r.render_image(&gpu, &camera, &s).unwrap();
+    let tiled = r.render_image_in_tiles(&gpu, &camera, &s, 48).unwrap();
+    assert!(whole == tiled, "tiled image differs from the whole one");
+}
+
+#[test]
+fn geometry_follows_spacing_and_patient_directions() {
+    let gpu = gpu();
+    // A ball of radius 10 mm sampled with 5 mm slices must still look round.
+    let spacing = [1.0, 1.0, 5.0];
+    let ball = volume([32, 32, 8], spacing, |[x, y, z]| {
+        let p = [x as f64 - 15.5, y as f64 - 15.5, (z as f64 - 3.5) * 5.0];
+        let r = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
+        (10.5 - r).clamp(0.0, 1.0) as f32
+    });
+    let tf = flat_tf(0.0, 1.0);
+    let camera = Camera {
+        orthographic: true,
+        ..Camera::default()
+    };
+    let mut mip = settings(96);
+    mip.blend = Blend::Maximum;
+    let tf_mip = TransferFunction {
+        // A step at 0.5, where trilinear interpolation puts the ball's surface on every axis.
+        scalar_opacity: vec![[0.0, 0.0], [0.49, 0.0], [0.51, 1.0]],
+        ..tf
+    };
+    let image = render(&gpu, &ball, &tf_mip, &camera, &mip);
+    let lit = |x: u32, y: u32| pixel(&image, x, y)[0] > 128;
+    let width = (0..96).filter(|&x| lit(x, 48)).count() as i32;
+    let height = (0..96).filter(|&y| lit(48, y)).count() as i32;
+    assert!(
+        width > 20 && (width - height).abs() <= 2,
+        "{width} x {height}"
+    );
+
+    // Seen from behind, a maximum intensity projection is the mirror image (sampled finely and
+    // without jitter, so both see the same maxima).
+    mip.jitter = false;
+    mip.sample_distance_mm = Some(0.2);
+    let phantom = ct_phantom([30, 26, 12], [1.0, 1.0, 2.0], 0.0);
+    let aaa = presets::preset("CT-MIP", 1.3).unwrap();
+    let front = render(&gpu, &phantom, &aaa, &camera, &mip);
+    let back_camera = Camera {
+        view: View::Posterior,
+        ..camera
+    };
+    let back = render(&gpu, &phantom, &aaa, &back_camera, &mip);
+    let mut mismatched = 0;
+    for y in 0..96 {
+        for x in 0..96 {
+            let (a, b) = (pixel(&front, x, y), pixel(&back, 95 - x, y));
+            if a.iter().zip(&b).any(|(p, q)| p.abs_diff(*q) > 8) {
+                mismatched += 1;
+            }
+        }
+    }
+    assert!(
+        mismatched < 96 * 96 / 100,
+        "{mismatched} pixels differ from the mirror image"
+    );
+}
