@@ -13,6 +13,7 @@ struct Params {
     crop_max: vec4<f32>,
     texel: vec4<f32>,
     background: vec4<f32>,
+    bricks: vec4<f32>,
     image_size: vec2<f32>,
     tile_offset: vec2<f32>,
     scalar_lut: vec2<f32>,
@@ -35,6 +36,7 @@ const FLAG_SHADING: u32 = 1u;
 const FLAG_GRADIENT_OPACITY: u32 = 2u;
 const FLAG_JITTER: u32 = 4u;
 const FLAG_TRANSPARENT: u32 = 8u;
+const FLAG_SKIP_EMPTY: u32 = 16u;
 
 const BLEND_COMPOSITE: u32 = 0u;
 const BLEND_MAXIMUM: u32 = 1u;
@@ -50,6 +52,23 @@ const OPAQUE: f32 = 0.99607843; // 1 - 1/255
 @group(0) @binding(3) var volume_sampler: sampler;
 @group(0) @binding(4) var scalar_lut: texture_2d<f32>;
 @group(0) @binding(5) var gradient_lut: texture_2d<f32>;
+@group(0) @binding(6) var occupancy: texture_3d<u32>;
+
+// The brick holding the sample at texture coordinates p (see src/render/bricks.rs).
+fn brick_of(p: vec3<f32>) -> vec3<f32> {
+    let n = vec3<f32>(textureDimensions(scalar_volume));
+    let cell = clamp(floor(p * n - 0.5), vec3<f32>(0.0), n - 1.0);
+    return floor(cell / params.bricks.w);
+}
+
+// Where the ray leaves brick b, in mm along the ray; the outer bricks reach the volume's edge.
+fn brick_exit(o: vec3<f32>, d: vec3<f32>, b: vec3<f32>) -> f32 {
+    let n = vec3<f32>(textureDimensions(scalar_volume));
+    let size = params.bricks.w;
+    let lo_u = select(b * size, vec3<f32>(-0.5), b == vec3<f32>(0.0));
+    let hi_u = select((b + 1.0) * size, n - 0.5, b == params.bricks.xyz - 1.0);
+    return ray_box(o, d, (lo_u + 0.5) / n, (hi_u + 0.5) / n).y;
+}
 
 @vertex
 fn vs_fullscreen(@builtin(vertex_index) i: u32) -> @builtin(position) vec4<f32> {
@@ -169,12 +188,27 @@ fn fs_raymarch(@builtin(position) frag: vec4<f32>) -> @location(0) vec4<f32> {
     var extreme = select(-3.4e38, 3.4e38, params.blend == BLEND_MINIMUM);
     var sum = 0.0;
     var count = 0.0;
-    for (var k = 0u; k < steps; k += 1u) {
+    var k = 0u;
+    loop {
+        if k >= steps {
+            break;
+        }
         // Segment k covers [start, end]; its sample sits a jittered fraction into it.
         let start = span.x + f32(k) * ds;
         let end = min(start + ds, span.y);
         let segment = end - start;
         let p = o + (start + jitter * segment) * d;
+        k += 1u;
+        if (params.flags & FLAG_SKIP_EMPTY) != 0u {
+            let b = brick_of(p);
+            if textureLoad(occupancy, vec3<i32>(b), 0).r == 0u {
+                // Every sample up to the brick's exit is transparent: jump to the first segment
+                // whose start is past it (one earlier, to stay clear of rounding).
+                let exit = brick_exit(o, d, b);
+                k = max(k, u32(max(floor((exit - span.x) / ds), 0.0)));
+                continue;
+            }
+        }
         let v = sample_scalar(p);
         if params.blend == BLEND_MAXIMUM {
             extreme = max(extreme, v);

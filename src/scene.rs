@@ -51,6 +51,8 @@ pub struct RenderSettings {
     pub transparent: bool,
     /// Jitter ray starts per pixel (off gives a deterministic, grainier image).
     pub jitter: bool,
+    /// Step over bricks the transfer function makes fully transparent (same image, faster).
+    pub skip_empty_space: bool,
 }
 
 impl Default for RenderSettings {
@@ -65,6 +67,7 @@ impl Default for RenderSettings {
             background: [0.0; 3],
             transparent: false,
             jitter: true,
+            skip_empty_space: true,
         }
     }
 }

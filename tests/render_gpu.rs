@@ -344,3 +344,27 @@ fn geometry_follows_spacing_and_patient_directions() {
         "{mismatched} pixels differ from the mirror image"
     );
 }
+
+#[test]
+fn empty_space_skipping_leaves_the_image_unchanged() {
+    let gpu = gpu();
+    let phantom = ct_phantom([70, 60, 30], [0.8, 0.8, 2.0], 20.0);
+    let mean_spacing = Geometry::of(&phantom).mean_spacing();
+    for preset in ["gradvol-CT-Bone-Surface", "CT-AAA", "CT-Lung"] {
+        let tf = presets::preset(preset, mean_spacing).unwrap();
+        let camera = Camera {
+            azimuth_deg: 40.0,
+            elevation_deg: -20.0,
+            ..Camera::default()
+        };
+        let mut s = settings(96);
+        let skipped = render(&gpu, &phantom, &tf, &camera, &s);
+        s.skip_empty_space = false;
+        let full = render(&gpu, &phantom, &tf, &camera, &s);
+        let (worst, mean, _) = compare(&skipped, &full);
+        assert!(
+            worst <= 2 && mean < 0.01,
+            "{preset}: worst {worst}, mean {mean}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! GPU passes. Each owns its pipelines, built once; per-run values are small uniform writes.
 
+pub mod bricks;
 pub mod gaussian_pass;
 pub mod gradient_pass;
 pub mod params;

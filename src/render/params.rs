@@ -6,6 +6,7 @@ use bytemuck::{Pod, Zeroable};
 use glam::{DMat4, DVec3, DVec4};
 
 use crate::camera::Camera;
+use crate::render::bricks::{BRICK, bricks_along};
 use crate::scene::{Blend, RenderSettings};
 use crate::tf::{Luts, TransferFunction};
 use crate::volume::{Space, Volume};
@@ -14,6 +15,7 @@ pub const FLAG_SHADING: u32 = 1;
 pub const FLAG_GRADIENT_OPACITY: u32 = 2;
 pub const FLAG_JITTER: u32 = 4;
 pub const FLAG_TRANSPARENT: u32 = 8;
+pub const FLAG_SKIP_EMPTY: u32 = 16;
 
 /// Upper bound on samples per ray, whatever the sample distance.
 pub const MAX_STEPS: u32 = 1 << 16;
@@ -28,6 +30,8 @@ pub struct RaymarchParams {
     pub crop_max: [f32; 4],
     pub texel: [f32; 4],
     pub background: [f32; 4],
+    /// Bricks per axis (xyz) and cells per brick side (w), for empty-space skipping.
+    pub bricks: [f32; 4],
     pub image_size: [f32; 2],
     pub tile_offset: [f32; 2],
     pub scalar_lut: [f32; 2],
@@ -147,6 +151,9 @@ pub fn raymarch_params(
     if settings.transparent {
         flags |= FLAG_TRANSPARENT;
     }
+    if settings.skip_empty_space && settings.blend == Blend::Composite {
+        flags |= FLAG_SKIP_EMPTY;
+    }
     let f32x4 = |v: DVec3, w: f64| DVec4::new(v.x, v.y, v.z, w).as_vec4().to_array();
     let mat = |m: DMat4| m.as_mat4().to_cols_array_2d();
     let [b0, b1, b2] = settings.background;
@@ -157,6 +164,10 @@ pub fn raymarch_params(
         crop_max: f32x4(to_tex(crop_hi), 0.0),
         texel: f32x4(1.0 / n, 0.0),
         background: [b0 as f32, b1 as f32, b2 as f32, 1.0],
+        bricks: {
+            let [bx, by, bz] = geometry.dims.map(bricks_along);
+            [bx as f32, by as f32, bz as f32, BRICK as f32]
+        },
         image_size: [w as f32, h as f32],
         tile_offset: tile.offset.map(|o| o as f32),
         scalar_lut: luts.scalar.mapping(),

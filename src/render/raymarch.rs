@@ -117,6 +117,16 @@ impl RaymarchPass {
                 },
                 texture(4, d2, false),
                 texture(5, d2, false),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 6,
+                    visibility: fragment,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Uint,
+                        view_dimension: d3,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
             ],
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -173,6 +183,7 @@ impl RaymarchPass {
         scalar: &wgpu::TextureView,
         gradient: &wgpu::TextureView,
         luts: &LutTextures,
+        occupancy: &wgpu::TextureView,
     ) -> wgpu::BindGroup {
         let view = wgpu::BindingResource::TextureView;
         gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -202,6 +213,10 @@ impl RaymarchPass {
                 wgpu::BindGroupEntry {
                     binding: 5,
                     resource: view(&luts.gradient_view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 6,
+                    resource: view(occupancy),
                 },
             ],
         })

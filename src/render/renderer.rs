@@ -8,6 +8,7 @@ use crate::camera::Camera;
 use crate::gpu::readback::read_rgba8;
 use crate::gpu::{Gpu, GpuError, guarded};
 use crate::gradient::{Operator, cpu};
+use crate::render::bricks::BrickGrid;
 use crate::render::gradient_pass::GradientPass;
 use crate::render::params::{Geometry, RaymarchParams, Tile, gradient_use, raymarch_params};
 use crate::render::raymarch::{LutTextures, RaymarchPass, TARGET_FORMAT};
@@ -44,6 +45,9 @@ pub struct Renderer {
     gradient: Option<(Operator, VolumeTexture)>,
     luts: LutTextures,
     baked: Luts,
+    bricks: BrickGrid,
+    occupancy: wgpu::Texture,
+    occupancy_view: wgpu::TextureView,
     tf: TransferFunction,
     params: wgpu::Buffer,
     bindings: wgpu::BindGroup,
@@ -80,8 +84,34 @@ impl Renderer {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let bindings = pass.bind(gpu, &params, &scalar.view, &no_gradient.view, &luts);
-        Ok(Renderer {
+        let bricks = BrickGrid::new(volume);
+        let [bx, by, bz] = bricks.dims.map(|d| d as u32);
+        let occupancy = guarded(gpu, "the brick occupancy grid", || {
+            gpu.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("Renderer::occupancy"),
+                size: wgpu::Extent3d {
+                    width: bx,
+                    height: by,
+                    depth_or_array_layers: bz,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D3,
+                format: wgpu::TextureFormat::R8Uint,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            })
+        })?;
+        let occupancy_view = occupancy.create_view(&Default::default());
+        let bindings = pass.bind(
+            gpu,
+            &params,
+            &scalar.view,
+            &no_gradient.view,
+            &luts,
+            &occupancy_view,
+        );
+        let renderer = Renderer {
             pass,
             geometry: Geometry::of(volume),
             scalar,
@@ -93,7 +123,29 @@ impl Renderer {
             bindings,
             target: None,
             last_gradient: None,
-        })
+            bricks,
+            occupancy,
+            occupancy_view,
+        };
+        renderer.classify_bricks(gpu);
+        Ok(renderer)
+    }
+
+    /// Marks the bricks the current transfer function leaves fully transparent.
+    fn classify_bricks(&self, gpu: &Gpu) {
+        let factor = gradient_use(&self.tf).unwrap_or(1.0);
+        let occupied = self.bricks.occupancy(&self.baked.scalar, factor);
+        let [bx, by, _] = self.bricks.dims;
+        gpu.queue.write_texture(
+            self.occupancy.as_image_copy(),
+            &occupied,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(bx as u32),
+                rows_per_image: Some(by as u32),
+            },
+            self.occupancy.size(),
+        );
     }
 
     pub fn geometry(&self) -> &Geometry {
@@ -104,11 +156,13 @@ impl Renderer {
         &self.tf
     }
 
-    /// Replaces the transfer function: a table upload, nothing else.
+    /// Replaces the transfer function: two small table uploads and the brick classification
+    /// (one byte per 8^3 voxels), nothing else.
     pub fn set_transfer_function(&mut self, gpu: &Gpu, tf: &TransferFunction) {
         self.baked = tf.bake();
         self.luts.write(gpu, &self.baked);
         self.tf = tf.clone();
+        self.classify_bricks(gpu);
     }
 
     /// Makes sure |grad f| by `operator` is on the GPU when the transfer function needs it.
@@ -145,6 +199,7 @@ impl Renderer {
             &self.scalar.view,
             &texture.view,
             &self.luts,
+            &self.occupancy_view,
         );
         self.gradient = Some((operator, texture));
         self.last_gradient = Some(GradientReport {
