@@ -197,18 +197,17 @@ mod tests {
 
     #[test]
     fn params_are_laid_out_as_the_shader_expects() {
-        // 2 matrices, 4 vec4s, 2 rows of vec2 pairs, 3 rows of scalars.
-        assert_eq!(
-            std::mem::size_of::<RaymarchParams>(),
-            2 * 64 + 4 * 16 + 2 * 16 + 3 * 16
-        );
-        assert_eq!(std::mem::offset_of!(RaymarchParams, image_size), 192);
-        assert_eq!(
+        // 2 matrices, 5 vec4s, 2 rows of vec2 pairs, 3 rows of scalars.
+        let size = std::mem::size_of::<RaymarchParams>();
+        assert_eq!(size, 2 * 64 + 5 * 16 + 2 * 16 + 3 * 16);
+        let offsets = [
+            std::mem::offset_of!(RaymarchParams, bricks),
+            std::mem::offset_of!(RaymarchParams, image_size),
             std::mem::offset_of!(RaymarchParams, sample_distance_mm),
-            224
-        );
-        assert_eq!(std::mem::offset_of!(RaymarchParams, ambient), 240);
-        assert_eq!(std::mem::offset_of!(RaymarchParams, gradient_constant), 256);
+            std::mem::offset_of!(RaymarchParams, ambient),
+            std::mem::offset_of!(RaymarchParams, gradient_constant),
+        ];
+        assert_eq!(offsets, [192, 208, 240, 256, 272]);
     }
 
     #[test]
