@@ -3,6 +3,7 @@
 //! The crate is layered so that dependencies point one way:
 //!
 //! ```text
+//! viewer                             the egui window: TF editor, histograms, session
 //! cli (src/main.rs, src/commands/)   parses arguments, prints results; anyhow only here
 //! gpu, render                        wgpu: adapter and device, the compute and render passes
 //! domain (volume/, gradient/)        plain Rust: volumes and their formats, gradient operators
@@ -22,4 +23,5 @@ pub mod png_io;
 pub mod render;
 pub mod scene;
 pub mod tf;
+pub mod viewer;
 pub mod volume;

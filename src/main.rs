@@ -56,12 +56,38 @@ enum Command {
     },
     /// Render an image of a volume to PNG, with the scene that made it in the PNG's metadata.
     Render(Box<RenderArgs>),
+    /// Open the viewer: the volume (or, without one, the last session's, else a built-in CT
+    /// phantom) in a window with the transfer-function editor.
+    View(ViewArgs),
     /// List the built-in transfer-function presets.
     Presets {
         /// Print one preset's transfer function as JSON (a starting point for --tf files).
         #[arg(long, value_name = "NAME")]
         show: Option<String>,
     },
+}
+
+#[derive(Args, Debug)]
+struct ViewArgs {
+    /// A volume file or DICOM folder (see `gradvol info`).
+    volume: Option<PathBuf>,
+    #[command(flatten)]
+    raw: RawArgs,
+    /// Save a screenshot of the whole window after --exit-after-frames frames, then exit.
+    #[arg(long, value_name = "FILE.png", requires = "exit_after_frames")]
+    screenshot: Option<PathBuf>,
+    /// With --screenshot: how many frames to render in the window first.
+    #[arg(long, value_name = "N", requires = "screenshot")]
+    exit_after_frames: Option<u32>,
+    /// The session file (default: $XDG_STATE_HOME/gradvol/session.json).
+    #[arg(long, value_name = "FILE.json", conflicts_with = "no_session")]
+    session: Option<PathBuf>,
+    /// Neither restore nor save a session.
+    #[arg(long)]
+    no_session: bool,
+    /// Window size in points.
+    #[arg(long, value_name = "WxH", value_parser = parse_size, default_value = "1280x800")]
+    window: [u32; 2],
 }
 
 #[derive(Args, Debug)]
@@ -404,6 +430,37 @@ fn run(cli: Cli) -> Result<()> {
             let volume = args.raw.load(&path)?;
             scene.volume = Some(std::path::absolute(&path).unwrap_or(path));
             commands::render::run(&mut scene, &volume, &args.output, args.frames)
+        }
+        Command::View(args) => {
+            if let Some(out) = &args.screenshot
+                && !out
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+            {
+                bail!("the screenshot must be a .png file, not {}", out.display());
+            }
+            if args.exit_after_frames == Some(0) {
+                bail!("--exit-after-frames needs at least one frame");
+            }
+            let initial = match &args.volume {
+                Some(path) => Some(args.raw.load(path)?),
+                None => None,
+            };
+            let session = if args.no_session {
+                None
+            } else {
+                args.session
+                    .clone()
+                    .or_else(gradvol::viewer::session::default_path)
+            };
+            let options = gradvol::viewer::ViewOptions {
+                volume: args.volume.clone(),
+                session,
+                screenshot: args.screenshot.clone(),
+                exit_after_frames: args.exit_after_frames,
+                window: args.window.map(|v| v as f32),
+            };
+            gradvol::viewer::run(options, initial).map_err(|e| anyhow::anyhow!(e))
         }
         Command::Presets { show } => commands::presets::run(show.as_deref()),
     }

@@ -20,41 +20,43 @@ pub struct Field<'a> {
 }
 
 impl Field<'_> {
-    fn at(&self, i: [usize; 3]) -> f32 {
-        self.values[i[0] + self.dims[0] * (i[1] + self.dims[1] * i[2])]
-    }
-
     /// Trilinear interpolation at texture coordinates `p` (0..1 over the texels' outer edges).
     pub fn sample(&self, p: Vec3) -> f32 {
-        let mut lo = [0usize; 3];
-        let mut hi = [0usize; 3];
-        let mut t = [0f32; 3];
-        for a in 0..3 {
-            let n = self.dims[a];
-            let x = p[a] * n as f32 - 0.5;
-            let f = x.floor();
-            t[a] = x - f;
-            let clamp = |i: f32| i.clamp(0.0, (n - 1) as f32) as usize;
-            lo[a] = clamp(f);
-            hi[a] = clamp(f + 1.0);
-        }
-        let mut sum = 0.0;
-        for corner in 0..8 {
-            let mut w = 1.0;
-            let mut idx = [0; 3];
-            for a in 0..3 {
-                if corner >> a & 1 == 1 {
-                    w *= t[a];
-                    idx[a] = hi[a];
-                } else {
-                    w *= 1.0 - t[a];
-                    idx[a] = lo[a];
-                }
-            }
-            sum += w * self.at(idx);
-        }
-        sum
+        trilinear(self.dims, p, |i| self.values[i])
     }
+}
+
+/// Trilinear interpolation, clamped to the edges like a texture, of the voxels `at(index)`
+/// (x fastest) of a `dims` grid at texture coordinates `p` (0..1 over the texels' outer edges).
+pub fn trilinear(dims: [usize; 3], p: Vec3, at: impl Fn(usize) -> f32) -> f32 {
+    let mut lo = [0usize; 3];
+    let mut hi = [0usize; 3];
+    let mut t = [0f32; 3];
+    for a in 0..3 {
+        let n = dims[a];
+        let x = p[a] * n as f32 - 0.5;
+        let f = x.floor();
+        t[a] = x - f;
+        let clamp = |i: f32| i.clamp(0.0, (n - 1) as f32) as usize;
+        lo[a] = clamp(f);
+        hi[a] = clamp(f + 1.0);
+    }
+    let mut sum = 0.0;
+    for corner in 0..8 {
+        let mut w = 1.0;
+        let mut idx = [0; 3];
+        for a in 0..3 {
+            if corner >> a & 1 == 1 {
+                w *= t[a];
+                idx[a] = hi[a];
+            } else {
+                w *= 1.0 - t[a];
+                idx[a] = lo[a];
+            }
+        }
+        sum += w * at(idx[0] + dims[0] * (idx[1] + dims[1] * idx[2]));
+    }
+    sum
 }
 
 fn lookup(lut: &crate::tf::Lut, mapping: [f32; 2], x: f32) -> Vec4 {
@@ -93,17 +95,23 @@ pub fn render(
     }
 }
 
-fn pixel(
-    p: &RaymarchParams,
-    scalar: Field,
-    gradient: Option<Field>,
-    luts: &Luts,
-    x: u32,
-    y: u32,
-) -> Vec4 {
+/// The part of a pixel's ray inside the crop box, in texture coordinates; `t` is in mm.
+#[derive(Debug, Clone, Copy)]
+pub struct Ray {
+    pub origin: Vec3,
+    /// Texture coordinates per mm along the ray.
+    pub direction: Vec3,
+    /// Unit direction in world space (LPS mm).
+    pub world_direction: Vec3,
+    pub t_near: f32,
+    pub t_far: f32,
+}
+
+/// The ray through image position `pixel` (in pixels from the image's top-left corner), clipped
+/// to the crop box; `None` when it misses.
+pub fn ray(p: &RaymarchParams, pixel: Vec2) -> Option<Ray> {
     let world_from_clip = Mat4::from_cols_array_2d(&p.world_from_clip);
     let tex_from_world = Mat4::from_cols_array_2d(&p.tex_from_world);
-    let pixel = Vec2::new(x as f32 + 0.5, y as f32 + 0.5) + Vec2::from_array(p.tile_offset);
     let unproject = |depth: f32| {
         let ndc = Vec2::new(
             2.0 * pixel.x / p.image_size[0] - 1.0,
@@ -121,6 +129,26 @@ fn pixel(
     let (a, b) = ((lo - o) * inv, (hi - o) * inv);
     let t_near = a.min(b).max_element().max(0.0);
     let t_far = a.max(b).min_element();
+    (t_far > t_near).then_some(Ray {
+        origin: o,
+        direction: d,
+        world_direction: dir,
+        t_near,
+        t_far,
+    })
+}
+
+fn pixel(
+    p: &RaymarchParams,
+    scalar: Field,
+    gradient: Option<Field>,
+    luts: &Luts,
+    x: u32,
+    y: u32,
+) -> Vec4 {
+    let pixel = Vec2::new(x as f32 + 0.5, y as f32 + 0.5) + Vec2::from_array(p.tile_offset);
+    let ray = ray(p, pixel);
+    let tex_from_world = Mat4::from_cols_array_2d(&p.tex_from_world);
     let finish = |c: Vec4| {
         if p.flags & FLAG_TRANSPARENT != 0 {
             if c.w <= 0.0 {
@@ -132,9 +160,16 @@ fn pixel(
             (c.xyz() + (1.0 - c.w) * Vec4::from_array(p.background).xyz()).extend(1.0)
         }
     };
-    if t_far <= t_near {
+    let Some(Ray {
+        origin: o,
+        direction: d,
+        world_direction: dir,
+        t_near,
+        t_far,
+    }) = ray
+    else {
         return finish(Vec4::ZERO);
-    }
+    };
     let jitter = if p.flags & FLAG_JITTER != 0 {
         pixel_jitter(pixel.floor())
     } else {

@@ -174,9 +174,7 @@ impl Renderer {
         volume: &Volume,
         settings: &RenderSettings,
     ) -> Result<(), GpuError> {
-        let needed = settings.blend == Blend::Composite && gradient_use(&self.tf).is_none();
-        let current = self.gradient.as_ref().map(|(op, _)| *op);
-        if !needed || current == Some(settings.gradient) {
+        if !self.needs_gradient(settings) {
             return Ok(());
         }
         let operator = settings.gradient;
@@ -191,8 +189,30 @@ impl Renderer {
             let g = cpu::gradient_magnitude(volume, operator);
             (g, format!("cpu ({threads} threads)"))
         };
-        let texture = VolumeTexture::from_values(gpu, volume.dims, &values, "Renderer::gradient")?;
-        drop(values);
+        let report = GradientReport {
+            operator,
+            device,
+            ms: start.elapsed().as_secs_f64() * 1e3,
+        };
+        self.set_gradient(gpu, volume.dims, &values, report)
+    }
+
+    /// Whether the transfer function and `settings` need |grad f|, and it is not on the GPU yet.
+    pub fn needs_gradient(&self, settings: &RenderSettings) -> bool {
+        let needed = settings.blend == Blend::Composite && gradient_use(&self.tf).is_none();
+        needed && self.gradient.as_ref().map(|(op, _)| *op) != Some(settings.gradient)
+    }
+
+    /// Uploads |grad f| the caller computed (the viewer keeps it on the host for statistics and
+    /// picking), as [`Renderer::prepare`] would have.
+    pub fn set_gradient(
+        &mut self,
+        gpu: &Gpu,
+        dims: [usize; 3],
+        values: &[f32],
+        report: GradientReport,
+    ) -> Result<(), GpuError> {
+        let texture = VolumeTexture::from_values(gpu, dims, values, "Renderer::gradient")?;
         self.bindings = self.pass.bind(
             gpu,
             &self.params,
@@ -201,12 +221,8 @@ impl Renderer {
             &self.luts,
             &self.occupancy_view,
         );
-        self.gradient = Some((operator, texture));
-        self.last_gradient = Some(GradientReport {
-            operator,
-            device,
-            ms: start.elapsed().as_secs_f64() * 1e3,
-        });
+        self.gradient = Some((report.operator, texture));
+        self.last_gradient = Some(report);
         Ok(())
     }
 
@@ -276,14 +292,14 @@ impl Renderer {
         Ok(())
     }
 
-    /// Draws a whole frame of at most [`TILE_SIDE`] per side and waits for the GPU: what the
-    /// frame-time benchmark measures.
-    pub fn draw_and_wait(
+    /// Draws a whole frame of at most [`TILE_SIDE`] per side into the target and returns the
+    /// target's view, without waiting for the GPU: the texture the viewer shows.
+    pub fn draw(
         &mut self,
         gpu: &Gpu,
         camera: &Camera,
         settings: &RenderSettings,
-    ) -> Result<(), GpuError> {
+    ) -> Result<&wgpu::TextureView, GpuError> {
         let [w, h] = settings.size;
         let tile = Tile {
             image_size: [w, h],
@@ -291,6 +307,18 @@ impl Renderer {
         };
         let params = self.params(camera, settings, tile);
         self.draw_tile(gpu, &params, [w.min(TILE_SIDE), h.min(TILE_SIDE)])?;
+        let (.., view) = self.target.as_ref().expect("drawn");
+        Ok(view)
+    }
+
+    /// [`Renderer::draw`], then waits for the GPU: what the frame-time benchmark measures.
+    pub fn draw_and_wait(
+        &mut self,
+        gpu: &Gpu,
+        camera: &Camera,
+        settings: &RenderSettings,
+    ) -> Result<(), GpuError> {
+        self.draw(gpu, camera, settings)?;
         gpu.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| GpuError::Readback(e.to_string()))?;

@@ -1,0 +1,82 @@
+//! What is under the cursor: the ray of a viewport pixel marched on the CPU through the same
+//! samples as the shader, stopping where the composited opacity first reaches one half (the
+//! surface a user sees), or at the brightest or darkest sample for MIP and MinIP.
+
+use glam::{DVec3, Vec2};
+
+use crate::render::params::RaymarchParams;
+use crate::render::reference::{ray, trilinear};
+use crate::scene::Blend;
+use crate::tf::TransferFunction;
+use crate::volume::Volume;
+
+/// The sample a pixel shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pick {
+    pub value: f64,
+    /// |grad f| in data units per mm.
+    pub gradient: f64,
+    /// Continuous voxel coordinates (i, j, k).
+    pub voxel: DVec3,
+}
+
+/// The sample under image position `pixel` (pixels from the top-left corner of the image
+/// `params` describes), or `None` when the ray misses the volume or stays transparent.
+pub fn pick(
+    params: &RaymarchParams,
+    volume: &Volume,
+    gradient: &[f32],
+    tf: &TransferFunction,
+    blend: Blend,
+    pixel: Vec2,
+) -> Option<Pick> {
+    let r = ray(params, pixel)?;
+    let dims = volume.dims;
+    let value_at = |q| trilinear(dims, q, |i| volume.data.get_f64(i) as f32);
+    let gradient_at = |q| trilinear(dims, q, |i| gradient[i]);
+    let ds = params.sample_distance_mm;
+    let steps = (((r.t_far - r.t_near) / ds).ceil() as u32).min(params.max_steps);
+    let sample = |k: u32| r.origin + (r.t_near + (k as f32 + 0.5) * ds).min(r.t_far) * r.direction;
+    let found = |q: glam::Vec3, v: f32| Pick {
+        value: v as f64,
+        gradient: gradient_at(q) as f64,
+        voxel: (q.as_dvec3() * DVec3::from_array(dims.map(|d| d as f64))) - 0.5,
+    };
+    match blend {
+        Blend::Composite => {
+            let mut acc = 0.0f64;
+            for k in 0..steps {
+                let q = sample(k);
+                let v = value_at(q);
+                let mut alpha = tf.scalar_rgba(v as f64)[3];
+                if alpha <= 0.0 {
+                    continue;
+                }
+                if !tf.gradient_is_flat() {
+                    alpha *= tf.gradient_alpha(gradient_at(q) as f64);
+                }
+                let a = 1.0 - (1.0 - alpha.min(1.0)).powf(ds as f64 / tf.unit_distance_mm);
+                acc += (1.0 - acc) * a;
+                if acc >= 0.5 {
+                    return Some(found(q, v));
+                }
+            }
+            None
+        }
+        Blend::Maximum | Blend::Minimum => {
+            let sign = if blend == Blend::Maximum { 1.0 } else { -1.0 };
+            (0..steps)
+                .map(|k| {
+                    let q = sample(k);
+                    (q, value_at(q))
+                })
+                .max_by(|a, b| (sign * a.1).total_cmp(&(sign * b.1)))
+                .map(|(q, v)| found(q, v))
+        }
+        // An average has no one sample; report the first one inside the volume.
+        Blend::Average => {
+            let q = sample(0);
+            Some(found(q, value_at(q)))
+        }
+    }
+}
