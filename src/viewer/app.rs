@@ -260,6 +260,8 @@ pub struct Viewer {
     status: String,
     /// Sigma typed in the settings before it is applied.
     sigma_mm: f64,
+    /// The viewport in window pixels: x, y, width, height.
+    viewport_px: [u32; 4],
 }
 
 impl std::fmt::Debug for Viewer {
@@ -380,6 +382,7 @@ impl Viewer {
             outcome,
             status: String::new(),
             sigma_mm,
+            viewport_px: [0; 4],
             scene,
         };
         viewer.status = viewer.describe_volume();
@@ -452,20 +455,31 @@ impl Viewer {
             crop: [[0.0; 3], [1.0; 3]],
             ..self.scene.render.clone()
         };
-        match Loaded::new(&self.gpu, volume, Some(path.clone()), &scene) {
-            Ok(loaded) => {
-                scene.transfer_function = Some(loaded.renderer.transfer_function().clone());
-                self.loaded = loaded;
-                self.scene = scene;
-                self.editor = TfEditor::default();
-                self.tf_generation += 1;
-                self.drawn = None;
-                self.hover = None;
-                self.changed_at = Some(Instant::now());
-                self.status = self.describe_volume();
-            }
-            Err(e) => self.status = format!("cannot show {}: {e}", path.display()),
+        if let Err(e) = self.show(volume, Some(path.clone()), scene) {
+            self.status = format!("cannot show {}: {e}", path.display());
         }
+    }
+
+    /// Replaces the volume and scene; the editor's history belongs to the old volume.
+    fn show(
+        &mut self,
+        volume: Volume,
+        path: Option<PathBuf>,
+        mut scene: Scene,
+    ) -> Result<(), String> {
+        let loaded = Loaded::new(&self.gpu, volume, path, &scene)?;
+        scene.transfer_function = Some(loaded.renderer.transfer_function().clone());
+        self.loaded = loaded;
+        self.scene = scene;
+        self.editor = TfEditor::default();
+        self.tf_generation += 1;
+        self.drawn = None;
+        self.hover = None;
+        self.hover_pixel = None;
+        self.joint = None;
+        self.changed_at = Some(Instant::now());
+        self.status = self.describe_volume();
+        Ok(())
     }
 
     fn set_operator(&mut self, operator: Operator) {
@@ -591,11 +605,8 @@ impl Viewer {
                 if ui.button("Open demo phantom").clicked() {
                     let volume = demo_volume();
                     let scene = first_scene(&volume, None);
-                    if let Ok(loaded) = Loaded::new(&self.gpu, volume, None, &scene) {
-                        self.loaded = loaded;
-                        self.scene = scene;
-                        self.tf_generation += 1;
-                        self.status = self.describe_volume();
+                    if let Err(e) = self.show(volume, None, scene) {
+                        self.status = e;
                     }
                 }
                 ui.separator();
@@ -995,12 +1006,19 @@ impl Viewer {
             };
         }
         let was_interacting = self.interacting;
-        self.interacting = response.dragged() || scroll != 0.0;
+        // Any drag (the camera, or a point in the charts) draws the faster preview.
+        self.interacting = ui.ctx().dragged_id().is_some() || scroll != 0.0;
         if was_interacting && !self.interacting {
             ui.ctx().request_repaint();
         }
 
         let ppp = ui.ctx().pixels_per_point();
+        self.viewport_px = [
+            (rect.left() * ppp).round() as u32,
+            (rect.top() * ppp).round() as u32,
+            (rect.width() * ppp).round() as u32,
+            (rect.height() * ppp).round() as u32,
+        ];
         let full = [
             ((rect.width() * ppp).round() as u32).clamp(1, TILE_SIDE),
             ((rect.height() * ppp).round() as u32).clamp(1, TILE_SIDE),
@@ -1096,14 +1114,21 @@ impl Viewer {
         }
     }
 
-    fn fps_text(&self) -> String {
+    /// Frames drawn per second over the last few frames.
+    fn fps(&self) -> Option<f64> {
         let n = self.frame_times.len();
         if n < 2 {
-            return String::new();
+            return None;
         }
         let span = self.frame_times[n - 1].duration_since(self.frame_times[0]);
-        let fps = (n - 1) as f64 / span.as_secs_f64().max(1e-9);
-        format!("{fps:.1} frames/s  ·  {}", self.gpu.info.name)
+        Some((n - 1) as f64 / span.as_secs_f64().max(1e-9))
+    }
+
+    fn fps_text(&self) -> String {
+        match self.fps() {
+            Some(fps) => format!("{fps:.1} frames/s  ·  {}", self.gpu.info.name),
+            None => String::new(),
+        }
     }
 
     fn hover_pick(
@@ -1244,7 +1269,8 @@ impl Viewer {
     }
 
     fn automate(&mut self, ctx: &egui::Context) {
-        let fps = self.fps_text();
+        let fps = self.fps();
+        let viewport = self.viewport_px;
         let Some(auto) = &mut self.automation else {
             return;
         };
@@ -1287,6 +1313,8 @@ impl Viewer {
                     "screenshot": auto.path.display().to_string(),
                     "window": [w, h],
                     "frames": self.frames_drawn,
+                    "viewport": viewport,
+                    "adapter": self.gpu.describe(),
                     "fps": fps,
                 })
             ),

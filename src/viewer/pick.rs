@@ -64,14 +64,17 @@ pub fn pick(
             None
         }
         Blend::Maximum | Blend::Minimum => {
+            // Of equal extremes, the one nearest the camera.
             let sign = if blend == Blend::Maximum { 1.0 } else { -1.0 };
-            (0..steps)
-                .map(|k| {
-                    let q = sample(k);
-                    (q, value_at(q))
-                })
-                .max_by(|a, b| (sign * a.1).total_cmp(&(sign * b.1)))
-                .map(|(q, v)| found(q, v))
+            let mut best: Option<(glam::Vec3, f32)> = None;
+            for k in 0..steps {
+                let q = sample(k);
+                let v = value_at(q);
+                if best.is_none_or(|(_, b)| sign * v > sign * b) {
+                    best = Some((q, v));
+                }
+            }
+            best.map(|(q, v)| found(q, v))
         }
         // An average has no one sample; report the first one inside the volume.
         Blend::Average => {
