@@ -185,8 +185,9 @@ fn check_screenshot(summary: &serde_json::Value, screenshot: &Path, volume: &Vol
         .render_image(&gpu, &scene.camera, &scene.render)
         .unwrap();
     let diff = mean_difference(&shown, &expected);
+    eprintln!("viewport {vw}x{vh}: window vs renderer differ by {diff:.3}/255 on average");
     assert!(
-        diff < 1.5,
+        diff < 0.5,
         "the window's viewport differs from the renderer's image by {diff:.2}/255 on average"
     );
 }
@@ -228,4 +229,52 @@ fn a_real_ct_opens_in_a_window_and_its_session_is_restored() {
     assert_eq!(restored.volume, saved.volume);
     assert_eq!(restored.camera, saved.camera);
     assert_eq!(restored.transfer_function, saved.transfer_function);
+}
+
+#[test]
+fn bad_view_requests_fail_before_any_window_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.nrrd");
+    let jpg = dir.path().join("shot.jpg");
+    let png = dir.path().join("shot.png");
+    // Exit 1 for what gradvol refuses, 2 for what clap refuses (a missing companion flag).
+    for (code, args) in [
+        (1, vec!["view", missing.to_str().unwrap(), "--no-session"]),
+        (
+            1,
+            vec![
+                "view",
+                "--screenshot",
+                jpg.to_str().unwrap(),
+                "--exit-after-frames",
+                "1",
+            ],
+        ),
+        (
+            1,
+            vec![
+                "view",
+                "--screenshot",
+                png.to_str().unwrap(),
+                "--exit-after-frames",
+                "0",
+            ],
+        ),
+        (2, vec!["view", "--screenshot", png.to_str().unwrap()]),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_gradvol"))
+            .args(&args)
+            // No display at all: these must fail on the arguments, not on the window.
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(
+            !stderr.trim().is_empty() && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!png.exists() && !jpg.exists());
+    }
 }
