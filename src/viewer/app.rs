@@ -503,6 +503,34 @@ impl Viewer {
     }
 }
 
+/// Renders `scene` (at its own size, in tiles when large) through the same path as `gradvol
+/// render`, and writes the PNG, with the scene in its metadata, and the scene as JSON beside it
+/// (`path` with the extension `.json`), each atomically.
+pub fn export_screenshot(
+    gpu: &Gpu,
+    renderer: &mut Renderer,
+    scene: &Scene,
+    path: &Path,
+) -> Result<(), String> {
+    if !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return Err(format!("{} does not end in .png", path.display()));
+    }
+    scene.validate()?;
+    let image = renderer
+        .render_image(gpu, &scene.camera, &scene.render)
+        .map_err(|e| e.to_string())?;
+    let text = serde_json::to_string(scene).map_err(|e| e.to_string())?;
+    write_png(path, &image, &text).map_err(|e| e.to_string())?;
+    let pretty = serde_json::to_string_pretty(scene).map_err(|e| e.to_string())?;
+    crate::atomic::write_atomically(&path.with_extension("json"), |out| {
+        out.write_all(pretty.as_bytes())
+    })
+    .map_err(|e| e.to_string())
+}
+
 /// The volume and scene to start with when none is named: the session's, else the demo.
 fn restore(saved: Option<&Scene>) -> (Volume, Option<PathBuf>, Scene) {
     if let Some(scene) = saved {
@@ -1210,35 +1238,15 @@ impl Viewer {
         }
     }
 
-    /// Renders the current scene at the dialog's size through the same path as `gradvol
-    /// render`, and writes the PNG (with its scene) and the scene JSON beside it, atomically.
     fn export_image(&mut self, path: &Path) -> Result<f64, String> {
-        if !path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-        {
-            return Err(format!("{} does not end in .png", path.display()));
-        }
         let start = Instant::now();
         let mut scene = self.scene.clone();
         scene.render.size = self.export.size;
         scene.render.transparent = self.export.transparent;
-        scene.validate()?;
-        let image = self
-            .loaded
-            .renderer
-            .render_image(&self.gpu, &scene.camera, &scene.render)
-            .map_err(|e| e.to_string())?;
+        let result = export_screenshot(&self.gpu, &mut self.loaded.renderer, &scene, path);
         // The viewport's target was replaced by the export's tiles: draw it again.
         self.drawn = None;
-        let text = serde_json::to_string(&scene).map_err(|e| e.to_string())?;
-        write_png(path, &image, &text).map_err(|e| e.to_string())?;
-        let pretty = serde_json::to_string_pretty(&scene).map_err(|e| e.to_string())?;
-        crate::atomic::write_atomically(&path.with_extension("json"), |out| {
-            out.write_all(pretty.as_bytes())
-        })
-        .map_err(|e| e.to_string())?;
-        Ok(start.elapsed().as_secs_f64() * 1e3)
+        result.map(|()| start.elapsed().as_secs_f64() * 1e3)
     }
 
     fn save_session(&mut self) {

@@ -9,4 +9,4 @@ pub mod editor;
 pub mod pick;
 pub mod session;
 
-pub use app::{ViewOptions, demo_volume, run};
+pub use app::{ViewOptions, demo_volume, export_screenshot, run};

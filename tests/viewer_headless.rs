@@ -1,5 +1,6 @@
-//! Picking, the viewer's hover readout: the CPU ray of a pixel finds the sample the image
-//! shows, on a ball whose surface position is known.
+//! The viewer's parts that need no window. Picking, the hover readout: the CPU ray of a pixel
+//! finds the sample the image shows, on a ball whose surface position is known. Screenshot
+//! export: size, transparency, and the scene in and beside the PNG.
 
 use glam::Vec2;
 use gradvol::camera::{Camera, View};
@@ -109,4 +110,43 @@ fn maximum_intensity_picks_the_brightest_sample() {
     assert!((hit.value - 1.0).abs() < 1e-6, "{hit:?}");
     // Of the many samples at the maximum, the nearest to the (anterior) camera.
     assert!((hit.voxel.y - 17.0).abs() < 2.0, "{hit:?}");
+}
+
+/// The viewer's screenshot export: any size, transparent, through the renderer, with the scene
+/// in the PNG and beside it.
+#[test]
+fn screenshots_export_at_any_size_with_their_scene() {
+    use gradvol::gpu::Gpu;
+    use gradvol::png_io::{read_png, read_scene};
+    use gradvol::render::renderer::Renderer;
+    use gradvol::scene::Scene;
+    use gradvol::viewer::export_screenshot;
+
+    let (volume, _, tf, _) = setup(Blend::Composite);
+    let gpu = Gpu::new().unwrap();
+    let mut renderer = Renderer::new(&gpu, &volume, &tf).unwrap();
+    let mut scene = Scene {
+        transfer_function: Some(tf),
+        ..Scene::default()
+    };
+    scene.render.size = [320, 96];
+    scene.render.transparent = true;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shot.png");
+    export_screenshot(&gpu, &mut renderer, &scene, &path).unwrap();
+    let image = read_png(&path).unwrap();
+    assert_eq!((image.width, image.height), (320, 96));
+    let alphas: Vec<u8> = image.rgba.chunks_exact(4).map(|p| p[3]).collect();
+    assert_eq!(alphas[0], 0, "a corner outside the ball is transparent");
+    assert_eq!(alphas[48 * 320 + 160], 255, "the ball's centre is opaque");
+    let beside = std::fs::read_to_string(path.with_extension("json")).unwrap();
+    assert_eq!(Scene::from_json(&beside).unwrap(), scene);
+    assert_eq!(
+        Scene::from_json(&read_scene(&path).unwrap()).unwrap(),
+        scene
+    );
+    // Not a PNG name: refused, nothing written.
+    let bad = dir.path().join("other.jpg");
+    assert!(export_screenshot(&gpu, &mut renderer, &scene, &bad).is_err());
+    assert!(!bad.exists() && !bad.with_extension("json").exists());
 }
