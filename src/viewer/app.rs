@@ -56,7 +56,6 @@ struct Loaded {
     path: Option<PathBuf>,
     geometry: Geometry,
     renderer: Renderer,
-    operator: Operator,
     analysis: Analysis,
 }
 
@@ -150,7 +149,6 @@ impl Loaded {
         Ok(Loaded {
             geometry,
             renderer,
-            operator: scene.render.gradient,
             analysis,
             volume,
             path,
@@ -169,7 +167,6 @@ impl Loaded {
             )
             .map_err(|e| e.to_string())?;
         self.analysis = analysis;
-        self.operator = operator;
         Ok(())
     }
 
@@ -250,7 +247,8 @@ pub struct Viewer {
     interacting: bool,
     hover: Option<Pick>,
     hover_pixel: Option<GVec2>,
-    joint: Option<(TextureHandle, u64, *const f32)>,
+    /// The joint-histogram image and the TF generation it shows; reset with the analysis.
+    joint: Option<(TextureHandle, u64)>,
     session: Option<PathBuf>,
     saved: Option<Scene>,
     changed_at: Option<Instant>,
@@ -483,7 +481,7 @@ impl Viewer {
     }
 
     fn set_operator(&mut self, operator: Operator) {
-        if operator == self.loaded.operator {
+        if operator == self.loaded.analysis.report.operator {
             return;
         }
         let start = Instant::now();
@@ -765,9 +763,9 @@ impl Viewer {
         });
         ui.separator();
         let mut tf = self.tf().clone();
-        let mut chart = self.loaded.analysis.chart.clone();
+        let chart = &mut self.loaded.analysis.chart;
         chart.hover = self.hover.map(|p| [p.value, p.gradient]);
-        if self.editor.ui(ui, &mut tf, &chart) {
+        if self.editor.ui(ui, &mut tf, chart) {
             self.scene.transfer_function = Some(tf);
             self.scene.preset = None;
             self.tf_changed();
@@ -785,7 +783,7 @@ impl Viewer {
             ui.label(format!(
                 "|grad f| by {} ({unit}/mm): min {:.3}, mean {:.3}, max {:.3}\n\
                  percentiles 50: {:.3}  90: {:.3}  95: {:.3}  99: {:.3}  99.9: {:.3}",
-                self.loaded.operator.name(),
+                self.loaded.analysis.report.operator.name(),
                 s.min,
                 s.mean,
                 s.max,
@@ -801,23 +799,13 @@ impl Viewer {
     /// The joint histogram (log grey) with what the transfer functions keep drawn over it: each
     /// cell tinted by the TF's colour times alpha_scalar(value) x alpha_gradient(|grad f|).
     fn joint_view(&mut self, ui: &mut Ui) {
-        let stale = match &self.joint {
-            Some((_, generation, grey)) => {
-                *generation != self.tf_generation
-                    || *grey != self.loaded.analysis.joint_grey.as_ptr()
-            }
-            None => true,
-        };
+        let stale = !matches!(&self.joint, Some((_, g)) if *g == self.tf_generation);
         if stale {
             let image = self.joint_image();
             let texture = ui
                 .ctx()
                 .load_texture("joint-histogram", image, TextureOptions::NEAREST);
-            self.joint = Some((
-                texture,
-                self.tf_generation,
-                self.loaded.analysis.joint_grey.as_ptr(),
-            ));
+            self.joint = Some((texture, self.tf_generation));
         }
         let Some((texture, ..)) = &self.joint else {
             return;
@@ -883,7 +871,7 @@ impl Viewer {
 
     fn settings(&mut self, ui: &mut Ui) {
         let mut tf = self.tf().clone();
-        let mut operator = self.loaded.operator;
+        let mut operator = self.loaded.analysis.report.operator;
         ui.horizontal(|ui| {
             ui.label("Gradient operator:");
             egui::ComboBox::from_id_salt("operator")
@@ -913,7 +901,7 @@ impl Viewer {
                 }
             }
         });
-        if operator != self.loaded.operator {
+        if operator != self.loaded.analysis.report.operator {
             self.set_operator(operator);
         }
         let render = &mut self.scene.render;
@@ -1005,7 +993,7 @@ impl Viewer {
     fn viewport(&mut self, ui: &mut Ui) {
         let size = ui.available_size().max(Vec2::splat(16.0));
         let (rect, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
-        let (radius, _) = (self.loaded.geometry.bounding_sphere().1, ());
+        let (_, radius) = self.loaded.geometry.bounding_sphere();
         let camera = &mut self.scene.camera;
         let shift = ui.input(|i| i.modifiers.shift);
         let pan = response.dragged_by(egui::PointerButton::Middle)

@@ -95,10 +95,6 @@ impl TfEditor {
         self.selected = None;
     }
 
-    pub fn can_undo(&self) -> bool {
-        !self.undo.is_empty()
-    }
-
     /// Where the last frame showed data point (`x`, `y`) of `curve` (for colour points, `y` is
     /// ignored: they sit on the strip under the opacity chart).
     pub fn screen_position(&self, curve: Curve, x: f64, y: f64) -> Option<Pos2> {
