@@ -5,7 +5,8 @@
 //   gaussian_z: along_y           -> |(s_z s_y d_x f, s_z d_y s_x f, d_z s_y s_x f) / spacing|
 //
 // Weights are scipy's (truncate 4, derivative not renormalised), borders scipy's 'reflect'
-// repeated for any reach. The CPU reference is `gaussian` in src/gradient/cpu.rs.
+// repeated for any reach. along_x and along_y hold only a window of planes around the output
+// slab (see GaussianPass::compute). The CPU reference is `gaussian` in src/gradient/cpu.rs.
 
 // Keep in sync with `GaussianParams` in src/render/gaussian_pass.rs.
 struct Params {
@@ -14,9 +15,11 @@ struct Params {
     inv_spacing: vec3<f32>,
     z_start: u32,
     slab_depth: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    // Floats per row of `magnitude` (rows are padded for copies into a texture).
+    row_pitch: u32,
+    // First volume plane held in along_x and along_y (plane 0 of the window).
+    window_start: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -42,17 +45,20 @@ fn inside(id: vec3<u32>, depth: u32) -> bool {
     return id.x < params.dims.x && id.y < params.dims.y && id.z < depth;
 }
 
+// The x and y passes fill a window of planes: id.z counts from plane `z_start` of the volume,
+// `slab_depth` planes deep, and is stored at window plane id.z.
 @compute @workgroup_size(64, 1, 1)
 fn gaussian_x(@builtin(global_invocation_id) id: vec3<u32>) {
-    if !inside(id, params.dims.z) {
+    if !inside(id, params.slab_depth) {
         return;
     }
     let r = i32(params.radius);
     let n = i32(params.dims.x);
+    let z = i32(id.z + params.z_start);
     var acc = vec2<f32>(0.0);
     for (var k = -r; k <= r; k++) {
         let x = reflect_index(i32(id.x) + k, n);
-        let f = textureLoad(volume, vec3<i32>(x, i32(id.y), i32(id.z)), 0).r;
+        let f = textureLoad(volume, vec3<i32>(x, i32(id.y), z), 0).r;
         acc += vec2<f32>(smooth_w[k + r], deriv_w[k + r]) * f;
     }
     textureStore(along_x_out, vec3<i32>(id), vec4<f32>(acc, 0.0, 0.0));
@@ -60,7 +66,7 @@ fn gaussian_x(@builtin(global_invocation_id) id: vec3<u32>) {
 
 @compute @workgroup_size(64, 1, 1)
 fn gaussian_y(@builtin(global_invocation_id) id: vec3<u32>) {
-    if !inside(id, params.dims.z) {
+    if !inside(id, params.slab_depth) {
         return;
     }
     let r = i32(params.radius);
@@ -74,6 +80,7 @@ fn gaussian_y(@builtin(global_invocation_id) id: vec3<u32>) {
     textureStore(along_y_out, vec3<i32>(id), vec4<f32>(acc, 0.0));
 }
 
+// The z pass writes output planes z_start .. z_start + slab_depth, reading the window.
 @compute @workgroup_size(64, 1, 1)
 fn gaussian_z(@builtin(global_invocation_id) id: vec3<u32>) {
     if !inside(id, params.slab_depth) {
@@ -82,12 +89,13 @@ fn gaussian_z(@builtin(global_invocation_id) id: vec3<u32>) {
     let r = i32(params.radius);
     let n = i32(params.dims.z);
     let z = i32(id.z + params.z_start);
+    let first = i32(params.window_start);
     var g = vec3<f32>(0.0);
     for (var k = -r; k <= r; k++) {
-        let zz = reflect_index(z + k, n);
+        let zz = reflect_index(z + k, n) - first;
         let b = textureLoad(along_y_in, vec3<i32>(i32(id.x), i32(id.y), zz), 0).rgb;
         // b = (s_y s_x f, d_y s_x f, s_y d_x f): x takes b.z, y takes b.y, z takes b.x.
         g += vec3<f32>(smooth_w[k + r] * b.z, smooth_w[k + r] * b.y, deriv_w[k + r] * b.x);
     }
-    magnitude[id.x + params.dims.x * (id.y + params.dims.y * id.z)] = length(g * params.inv_spacing);
+    magnitude[id.x + params.row_pitch * (id.y + params.dims.y * id.z)] = length(g * params.inv_spacing);
 }

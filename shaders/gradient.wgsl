@@ -1,4 +1,5 @@
-// Gradient magnitude |grad f| in data units per mm, one slab of z at a time.
+// Gradient magnitude |grad f| in data units per mm, one slab of z at a time, into rows padded
+// to `row_pitch` floats.
 //
 // The volume is an r32float 3-D texture read with textureLoad (no filtering): neighbours
 // outside the grid are clamped to the edge, which is VTK's rule for central differences and
@@ -10,6 +11,8 @@ struct Params {
     z_start: u32,
     inv_spacing: vec3<f32>,
     slab_depth: u32,
+    // Floats per row of `magnitude` (rows are padded for copies into a texture).
+    row_pitch: u32,
 }
 
 @group(0) @binding(0) var volume: texture_3d<f32>;
@@ -26,7 +29,7 @@ fn inside_slab(id: vec3<u32>) -> bool {
 }
 
 fn slab_index(id: vec3<u32>) -> u32 {
-    return id.x + params.dims.x * (id.y + params.dims.y * id.z);
+    return id.x + params.row_pitch * (id.y + params.dims.y * id.z);
 }
 
 fn voxel_of(id: vec3<u32>) -> vec3<i32> {

@@ -7,6 +7,7 @@ use common::*;
 use gradvol::gpu::Gpu;
 use gradvol::gradient::{Operator, cpu};
 use gradvol::render::gradient_pass::GradientPass;
+use gradvol::render::slabs::{Destination, Output};
 use gradvol::render::volume_texture::VolumeTexture;
 use gradvol::volume::{DType, VoxelData};
 
@@ -73,18 +74,58 @@ fn slab_seams_change_nothing() {
         Operator::Gaussian { sigma_mm: 1.5 },
     ] {
         let whole = pass.compute(&gpu, &texture, v.spacing, operator).unwrap();
-        // Three planes per slab: ten slabs, the last one short.
-        let plane = 4 * 21 * 13;
-        let sliced = pass
-            .compute_in_slabs(&gpu, &texture, v.spacing, operator, 3 * plane)
+        // Three planes per slab (rows padded to 64 floats): ten slabs, the last one short. The
+        // Gaussian's x and y passes then run per window of slab + kernel reach.
+        let plane = 4 * 64 * 13;
+        for destination in [Destination::Host, Destination::Texture] {
+            let sliced = match pass
+                .compute_in_slabs(&gpu, &texture, v.spacing, operator, 3 * plane, destination)
+                .unwrap()
+            {
+                Output::Host(values) => values,
+                Output::Texture(resident) => resident.read(&gpu).unwrap(),
+            };
+            assert_eq!(sliced.len(), whole.len());
+            assert!(
+                whole
+                    .iter()
+                    .zip(&sliced)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{operator} into {destination:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn resident_texture_equals_the_host_result_and_the_cpu_reference() {
+    let gpu = gpu();
+    let pass = GradientPass::new(&gpu);
+    let v = grid_volume(
+        [37, 11, 14],
+        [0.6, 1.4, 2.2],
+        random_voxels(DType::Int16, 37 * 11 * 14, &mut Rng(77)),
+    );
+    let texture = VolumeTexture::upload(&gpu, &v).unwrap();
+    for (operator, tolerance) in [
+        (Operator::Central, 1e-6),
+        (Operator::Sobel, 1e-6),
+        (Operator::Gaussian { sigma_mm: 2.0 }, 1e-5),
+    ] {
+        let resident = pass
+            .compute_texture(&gpu, &texture, v.spacing, operator)
             .unwrap();
+        assert_eq!(resident.dims, [37, 11, 14]);
+        let read = resident.read(&gpu).unwrap();
+        let host = pass.compute(&gpu, &texture, v.spacing, operator).unwrap();
         assert!(
-            whole
-                .iter()
-                .zip(&sliced)
+            read.iter()
+                .zip(&host)
                 .all(|(a, b)| a.to_bits() == b.to_bits()),
-            "{operator}"
+            "{operator}: the texture differs from the host result"
         );
+        let err = worst_error(&read, &cpu::gradient_magnitude(&v, operator));
+        assert!(err < tolerance, "{operator}: error {err:.2e}");
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::gpu::{Gpu, GpuError, dispatch_compute, guarded};
 use crate::gradient::cpu::gaussian_kernels;
-use crate::render::slabs::SlabOutput;
+use crate::render::slabs::{Destination, Output, SlabOutput};
 use crate::render::volume_texture::VolumeTexture;
 
 /// WGSL mirror: keep in sync with `Params` in shaders/gaussian.wgsl.
@@ -15,10 +15,18 @@ pub struct GaussianParams {
     pub inv_spacing: [f32; 3],
     pub z_start: u32,
     pub slab_depth: u32,
-    pub _pad: [u32; 3],
+    pub row_pitch: u32,
+    /// First volume plane held in the intermediates.
+    pub window_start: u32,
+    pub _pad: u32,
 }
 
 const WORKGROUP_X: u32 = 64;
+/// Bytes per voxel of the two intermediates (rg32float and rgba32float).
+const INTERMEDIATE_TEXEL_BYTES: u64 = 8 + 16;
+/// The intermediates' window of planes is at most this large (unless one output plane and the
+/// z kernel's reach need more).
+pub const WINDOW_BYTES: u64 = 256 << 20;
 
 /// Pipelines of the three passes, built once.
 #[derive(Debug)]
@@ -121,6 +129,11 @@ impl GaussianPass {
 
     /// |grad f| with a Gaussian of `sigma_mm` on every axis, x fastest; output slabs of at most
     /// `slab_bytes`.
+    ///
+    /// The x and y passes run per output slab over the planes the z pass reaches (the slab and
+    /// the z kernel's radius either side), so the intermediates hold a window of at most
+    /// [`WINDOW_BYTES`] (or one slab plus the kernel's reach), never the whole volume: device
+    /// memory stays the volume, the output and a bounded constant.
     pub fn compute(
         &self,
         gpu: &Gpu,
@@ -128,13 +141,46 @@ impl GaussianPass {
         spacing: [f64; 3],
         sigma_mm: f64,
         slab_bytes: u64,
-    ) -> Result<Vec<f32>, GpuError> {
+        destination: Destination,
+    ) -> Result<Output, GpuError> {
         let device = &gpu.device;
         let [nx, ny, nz] = volume.dims;
+        let reach = (gaussian_kernels(sigma_mm / spacing[2]).0.len() / 2) as u32;
+        // Planes per output slab so that slab + 2 x reach intermediate planes fit the window.
+        let plane_bytes = INTERMEDIATE_TEXEL_BYTES * nx as u64 * ny as u64;
+        let window_planes = (WINDOW_BYTES / plane_bytes) as u32;
+        let slab_planes = window_planes.saturating_sub(2 * reach).max(1);
+        let padded_plane = 4 * nx.next_multiple_of(64) as u64 * ny as u64;
+        let mut output = SlabOutput::new(
+            gpu,
+            volume.dims,
+            slab_bytes.min(slab_planes as u64 * padded_plane),
+            destination,
+            "GaussianPass::output",
+        )?;
+        let row_pitch = output.row_pitch;
+        // The planes of `along_y` the z pass reads for the slab [z, z + d): with 'reflect'
+        // borders, a reach below 0 or past nz folds back inside [max(0, z - r), min(nz, z + d + r))
+        // while the reach is shorter than the volume; otherwise it may touch any plane.
+        let window = move |z: u32, d: u32| {
+            if reach >= nz {
+                (0, nz)
+            } else {
+                (z.saturating_sub(reach), (z + d + reach).min(nz))
+            }
+        };
+        let depth = output
+            .slabs()
+            .map(|(z, d)| {
+                let (lo, hi) = window(z, d);
+                hi - lo
+            })
+            .max()
+            .unwrap_or(1);
         let size = wgpu::Extent3d {
             width: nx,
             height: ny,
-            depth_or_array_layers: nz,
+            depth_or_array_layers: depth,
         };
         let intermediate = |label, format| {
             device.create_texture(&wgpu::TextureDescriptor {
@@ -158,7 +204,6 @@ impl GaussianPass {
             along_x.create_view(&Default::default()),
             along_y.create_view(&Default::default()),
         );
-        let mut output = SlabOutput::new(gpu, volume.dims, slab_bytes, "GaussianPass::slab")?;
         let inv_spacing = spacing.map(|s| (1.0 / s) as f32);
         // Per axis: its kernels, its params buffer, its bind group.
         let bind = |axis: usize, input: &wgpu::TextureView, out: wgpu::BindingResource| {
@@ -212,14 +257,16 @@ impl GaussianPass {
             });
             (group, params, radius)
         };
-        let write_params = |buffer: &wgpu::Buffer, radius, z_start, slab_depth| {
+        let write_params = |buffer: &wgpu::Buffer, radius, z_start, slab_depth, window_start| {
             let p = GaussianParams {
                 dims: volume.dims,
                 radius,
                 inv_spacing,
                 z_start,
                 slab_depth,
-                _pad: [0; 3],
+                row_pitch,
+                window_start,
+                _pad: 0,
             };
             gpu.queue.write_buffer(buffer, 0, bytemuck::bytes_of(&p));
         };
@@ -234,18 +281,24 @@ impl GaussianPass {
         };
 
         let (gx, px, rx) = bind(0, &volume.view, wgpu::BindingResource::TextureView(&x_view));
-        write_params(&px, rx, 0, nz);
-        dispatch(0, &gx, nz);
         let (gy, py, ry) = bind(1, &x_view, wgpu::BindingResource::TextureView(&y_view));
-        write_params(&py, ry, 0, nz);
-        dispatch(1, &gy, nz);
         let (gz, pz, rz) = bind(2, &y_view, output.buffer.as_entire_binding());
+        let mut smoothed = None;
         for (z, d) in output.slabs() {
-            write_params(&pz, rz, z, d);
+            let (lo, hi) = window(z, d);
+            // One window serves every slab when it is the whole volume.
+            if smoothed != Some((lo, hi)) {
+                write_params(&px, rx, lo, hi - lo, lo);
+                dispatch(0, &gx, hi - lo);
+                write_params(&py, ry, lo, hi - lo, lo);
+                dispatch(1, &gy, hi - lo);
+                smoothed = Some((lo, hi));
+            }
+            write_params(&pz, rz, z, d, lo);
             dispatch(2, &gz, d);
-            output.read(gpu, z, d)?;
+            output.finish_slab(gpu, z, d)?;
         }
-        Ok(output.into_result())
+        Ok(output.into_output())
     }
 }
 
@@ -260,5 +313,7 @@ mod tests {
         assert_eq!(std::mem::offset_of!(GaussianParams, inv_spacing), 16);
         assert_eq!(std::mem::offset_of!(GaussianParams, z_start), 28);
         assert_eq!(std::mem::offset_of!(GaussianParams, slab_depth), 32);
+        assert_eq!(std::mem::offset_of!(GaussianParams, row_pitch), 36);
+        assert_eq!(std::mem::offset_of!(GaussianParams, window_start), 40);
     }
 }

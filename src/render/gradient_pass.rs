@@ -1,10 +1,11 @@
 //! The gradient compute pass: |grad f| from the volume texture, one slab of z at a time into a
-//! storage buffer of bounded size, read back into one float32 volume.
+//! storage buffer of bounded size, then either read back into one float32 volume or copied into
+//! a 3-D texture that stays on the GPU for the raymarcher and the statistics pass.
 
 use crate::gpu::{Gpu, GpuError, dispatch_compute};
 use crate::gradient::Operator;
 use crate::render::gaussian_pass::GaussianPass;
-use crate::render::slabs::SlabOutput;
+use crate::render::slabs::{Destination, Output, SlabOutput};
 use crate::render::volume_texture::VolumeTexture;
 
 /// WGSL mirror: keep in sync with `Params` in shaders/gradient.wgsl.
@@ -15,6 +16,9 @@ pub struct GradientParams {
     pub z_start: u32,
     pub inv_spacing: [f32; 3],
     pub slab_depth: u32,
+    /// Floats per row of the output buffer (see [`SlabOutput::row_pitch`]).
+    pub row_pitch: u32,
+    pub _pad: [u32; 3],
 }
 
 /// The output slab buffer never exceeds this (and the device's binding limit).
@@ -102,7 +106,7 @@ impl GradientPass {
         !matches!(operator, Operator::Gaussian { .. }) || gpu.info.backend != wgpu::Backend::Gl
     }
 
-    /// |grad f| for every voxel, x fastest.
+    /// |grad f| for every voxel, x fastest, read back to the host.
     pub fn compute(
         &self,
         gpu: &Gpu,
@@ -110,11 +114,39 @@ impl GradientPass {
         spacing: [f64; 3],
         operator: Operator,
     ) -> Result<Vec<f32>, GpuError> {
-        self.compute_in_slabs(gpu, volume, spacing, operator, DEFAULT_SLAB_BYTES)
+        self.compute_in_slabs(
+            gpu,
+            volume,
+            spacing,
+            operator,
+            DEFAULT_SLAB_BYTES,
+            Destination::Host,
+        )
+        .map(Output::into_host)
     }
 
-    /// As [`GradientPass::compute`], with output slabs of at most `slab_bytes` (tests use small
-    /// slabs to exercise the slab seams).
+    /// |grad f| as an r32float texture that never leaves the GPU: each slab is copied from the
+    /// output buffer into it, and nothing waits for the GPU.
+    pub fn compute_texture(
+        &self,
+        gpu: &Gpu,
+        volume: &VolumeTexture,
+        spacing: [f64; 3],
+        operator: Operator,
+    ) -> Result<VolumeTexture, GpuError> {
+        self.compute_in_slabs(
+            gpu,
+            volume,
+            spacing,
+            operator,
+            DEFAULT_SLAB_BYTES,
+            Destination::Texture,
+        )
+        .map(Output::into_texture)
+    }
+
+    /// As [`GradientPass::compute`] or [`GradientPass::compute_texture`], with output slabs of
+    /// at most `slab_bytes` (tests use small slabs to exercise the slab seams).
     pub fn compute_in_slabs(
         &self,
         gpu: &Gpu,
@@ -122,18 +154,30 @@ impl GradientPass {
         spacing: [f64; 3],
         operator: Operator,
         slab_bytes: u64,
-    ) -> Result<Vec<f32>, GpuError> {
+        destination: Destination,
+    ) -> Result<Output, GpuError> {
         let pipeline = match operator {
             Operator::Central => &self.central,
             Operator::Sobel => &self.sobel,
             Operator::Gaussian { sigma_mm } => {
-                return self
-                    .gaussian
-                    .compute(gpu, volume, spacing, sigma_mm, slab_bytes);
+                return self.gaussian.compute(
+                    gpu,
+                    volume,
+                    spacing,
+                    sigma_mm,
+                    slab_bytes,
+                    destination,
+                );
             }
         };
         let [nx, ny, _] = volume.dims;
-        let mut output = SlabOutput::new(gpu, volume.dims, slab_bytes, "GradientPass::slab")?;
+        let mut output = SlabOutput::new(
+            gpu,
+            volume.dims,
+            slab_bytes,
+            destination,
+            "GradientPass::output",
+        )?;
         let params_buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("GradientPass::params"),
             size: std::mem::size_of::<GradientParams>() as u64,
@@ -164,6 +208,8 @@ impl GradientPass {
                 z_start: z,
                 inv_spacing: spacing.map(|s| (1.0 / s) as f32),
                 slab_depth: d,
+                row_pitch: output.row_pitch,
+                _pad: [0; 3],
             };
             gpu.queue
                 .write_buffer(&params_buffer, 0, bytemuck::bytes_of(&params));
@@ -174,9 +220,9 @@ impl GradientPass {
                 &bind_group,
                 [nx.div_ceil(WORKGROUP_X), ny, d],
             );
-            output.read(gpu, z, d)?;
+            output.finish_slab(gpu, z, d)?;
         }
-        Ok(output.into_result())
+        Ok(output.into_output())
     }
 }
 
@@ -186,10 +232,11 @@ mod tests {
 
     #[test]
     fn params_match_the_wgsl_layout() {
-        // vec3<u32> at 0, u32 at 12, vec3<f32> at 16, u32 at 28: 32 bytes.
-        assert_eq!(std::mem::size_of::<GradientParams>(), 32);
+        // vec3<u32> at 0, u32 at 12, vec3<f32> at 16, u32 at 28, u32 at 32: 48 bytes.
+        assert_eq!(std::mem::size_of::<GradientParams>(), 48);
         assert_eq!(std::mem::offset_of!(GradientParams, z_start), 12);
         assert_eq!(std::mem::offset_of!(GradientParams, inv_spacing), 16);
         assert_eq!(std::mem::offset_of!(GradientParams, slab_depth), 28);
+        assert_eq!(std::mem::offset_of!(GradientParams, row_pitch), 32);
     }
 }

@@ -43,6 +43,8 @@ pub struct Renderer {
     geometry: Geometry,
     scalar: VolumeTexture,
     gradient: Option<(Operator, VolumeTexture)>,
+    /// Built on first use of the GPU gradient path.
+    gradient_pass: Option<GradientPass>,
     luts: LutTextures,
     baked: Luts,
     bricks: BrickGrid,
@@ -116,6 +118,7 @@ impl Renderer {
             geometry: Geometry::of(volume),
             scalar,
             gradient: None,
+            gradient_pass: None,
             luts,
             baked,
             tf: tf.clone(),
@@ -174,27 +177,56 @@ impl Renderer {
         volume: &Volume,
         settings: &RenderSettings,
     ) -> Result<(), GpuError> {
+        let on_gpu = !gpu.is_software() && GradientPass::supports(gpu, settings.gradient);
+        self.prepare_on(gpu, volume, settings, on_gpu)
+    }
+
+    /// [`Renderer::prepare`] on the device chosen: `on_gpu` computes |grad f| by the compute
+    /// pass straight into the texture the raymarcher samples, with no host copy and no wait;
+    /// otherwise on the CPU and uploaded.
+    pub fn prepare_on(
+        &mut self,
+        gpu: &Gpu,
+        volume: &Volume,
+        settings: &RenderSettings,
+        on_gpu: bool,
+    ) -> Result<(), GpuError> {
         if !self.needs_gradient(settings) {
             return Ok(());
         }
         let operator = settings.gradient;
         let start = Instant::now();
-        let use_gpu = !gpu.is_software() && GradientPass::supports(gpu, operator);
-        let (values, device) = if use_gpu {
-            let pass = GradientPass::new(gpu);
-            let g = pass.compute(gpu, &self.scalar, volume.spacing, operator)?;
-            (g, format!("gpu: {}", gpu.describe()))
-        } else {
-            let threads = rayon::current_num_threads();
-            let g = cpu::gradient_magnitude(volume, operator);
-            (g, format!("cpu ({threads} threads)"))
-        };
+        if on_gpu {
+            let pass = self
+                .gradient_pass
+                .get_or_insert_with(|| GradientPass::new(gpu));
+            let texture = pass.compute_texture(gpu, &self.scalar, volume.spacing, operator)?;
+            let report = GradientReport {
+                operator,
+                device: format!("gpu: {}", gpu.describe()),
+                ms: start.elapsed().as_secs_f64() * 1e3,
+            };
+            self.bind_gradient(gpu, texture, report);
+            return Ok(());
+        }
+        let threads = rayon::current_num_threads();
+        let values = cpu::gradient_magnitude(volume, operator);
         let report = GradientReport {
             operator,
-            device,
+            device: format!("cpu ({threads} threads)"),
             ms: start.elapsed().as_secs_f64() * 1e3,
         };
         self.set_gradient(gpu, volume.dims, &values, report)
+    }
+
+    /// The |grad f| texture the raymarcher samples, once prepared.
+    pub fn gradient_texture(&self) -> Option<&VolumeTexture> {
+        self.gradient.as_ref().map(|(_, texture)| texture)
+    }
+
+    /// The scalar volume's texture.
+    pub fn scalar_texture(&self) -> &VolumeTexture {
+        &self.scalar
     }
 
     /// Whether the transfer function and `settings` need |grad f|, and it is not on the GPU yet.
@@ -213,6 +245,11 @@ impl Renderer {
         report: GradientReport,
     ) -> Result<(), GpuError> {
         let texture = VolumeTexture::from_values(gpu, dims, values, "Renderer::gradient")?;
+        self.bind_gradient(gpu, texture, report);
+        Ok(())
+    }
+
+    fn bind_gradient(&mut self, gpu: &Gpu, texture: VolumeTexture, report: GradientReport) {
         self.bindings = self.pass.bind(
             gpu,
             &self.params,
@@ -223,7 +260,6 @@ impl Renderer {
         );
         self.gradient = Some((report.operator, texture));
         self.last_gradient = Some(report);
-        Ok(())
     }
 
     fn target(&mut self, gpu: &Gpu, width: u32, height: u32) -> Result<(), GpuError> {

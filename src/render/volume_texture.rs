@@ -1,6 +1,6 @@
 //! The scalar volume on the GPU: an r32float 3-D texture.
 
-use crate::gpu::{Gpu, GpuError, guarded};
+use crate::gpu::{Gpu, GpuError, guarded, readback};
 use crate::volume::Volume;
 
 /// Slabs of at most this many voxels are converted to float and uploaded at a time, so the host
@@ -35,19 +35,13 @@ impl VolumeTexture {
         })
     }
 
-    /// Creates the texture and fills it slab by slab with `values(first voxel, count)`.
-    fn from_slabs(
-        gpu: &Gpu,
-        volume_dims: [usize; 3],
-        label: &str,
-        values: impl Fn(usize, usize) -> Vec<f32>,
-    ) -> Result<VolumeTexture, GpuError> {
+    /// An r32float texture of `dims` with undefined contents, for a pass to fill.
+    pub fn empty(gpu: &Gpu, dims: [u32; 3], label: &str) -> Result<VolumeTexture, GpuError> {
         let max = gpu.device.limits().max_texture_dimension_3d;
-        let [nx, ny, nz] = volume_dims;
-        if volume_dims.iter().any(|&d| d > max as usize) {
+        if dims.iter().any(|&d| d > max) {
+            let [nx, ny, nz] = dims.map(|d| d as usize);
             return Err(GpuError::VolumeTooLarge(nx, ny, nz, max));
         }
-        let dims = volume_dims.map(|d| d as u32);
         let texture = guarded(gpu, "the volume texture", || {
             gpu.device.create_texture(&wgpu::TextureDescriptor {
                 label: Some(label),
@@ -60,10 +54,55 @@ impl VolumeTexture {
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D3,
                 format: wgpu::TextureFormat::R32Float,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING
+                    | wgpu::TextureUsages::COPY_DST
+                    | wgpu::TextureUsages::COPY_SRC,
                 view_formats: &[],
             })
         })?;
+        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        Ok(VolumeTexture {
+            texture,
+            view,
+            dims,
+        })
+    }
+
+    /// Reads the whole texture back, x fastest, a bounded number of planes at a time.
+    pub fn read(&self, gpu: &Gpu) -> Result<Vec<f32>, GpuError> {
+        let [nx, ny, nz] = self.dims;
+        let plane = nx as usize * ny as usize;
+        let mut values = Vec::new();
+        values
+            .try_reserve_exact(plane * nz as usize)
+            .map_err(|_| GpuError::Allocation(format!("{} host floats", plane * nz as usize)))?;
+        let depth = (UPLOAD_VOXELS / plane).max(1) as u32;
+        for z in (0..nz).step_by(depth as usize) {
+            let d = depth.min(nz - z);
+            let bytes = readback::read_texture(gpu, &self.texture, [nx, ny], z, d, 4)?;
+            values.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
+        }
+        Ok(values)
+    }
+
+    /// Creates the texture and fills it slab by slab with `values(first voxel, count)`.
+    fn from_slabs(
+        gpu: &Gpu,
+        volume_dims: [usize; 3],
+        label: &str,
+        values: impl Fn(usize, usize) -> Vec<f32>,
+    ) -> Result<VolumeTexture, GpuError> {
+        let max = gpu.device.limits().max_texture_dimension_3d as usize;
+        let [nx, ny, nz] = volume_dims;
+        if volume_dims.iter().any(|&d| d > max) {
+            return Err(GpuError::VolumeTooLarge(nx, ny, nz, max as u32));
+        }
+        let texture = Self::empty(gpu, volume_dims.map(|d| d as u32), label)?;
+        let dims = texture.dims;
         let slab = nx * ny;
         let depth = (UPLOAD_VOXELS / slab).max(1);
         let mut z = 0;
@@ -72,7 +111,7 @@ impl VolumeTexture {
             let values = values(z * slab, d * slab);
             gpu.queue.write_texture(
                 wgpu::TexelCopyTextureInfo {
-                    texture: &texture,
+                    texture: &texture.texture,
                     mip_level: 0,
                     origin: wgpu::Origin3d {
                         x: 0,
@@ -97,11 +136,6 @@ impl VolumeTexture {
             gpu.queue.submit([]);
             z += d;
         }
-        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
-        Ok(VolumeTexture {
-            texture,
-            view,
-            dims,
-        })
+        Ok(texture)
     }
 }
