@@ -189,3 +189,50 @@ fn real_ct_gradient_keeps_the_ct_geometry() {
     // Air to soft tissue to bone: the steepest CT edges exceed 1000 HU per mm.
     assert!(exported.range[1] > 1000.0, "{:?}", exported.range);
 }
+
+#[test]
+fn gpu_device_computes_the_gradient_and_its_statistics_on_the_gpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = oblique_nrrd(dir.path());
+    let run = |device: &str| {
+        let (out_path, stats_path) = (
+            dir.path().join(format!("{device}.nrrd")),
+            dir.path().join(format!("{device}.json")),
+        );
+        let out = gradient_to(
+            &input,
+            &out_path,
+            &["--device", device, "--stats", stats_path.to_str().unwrap()],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let stats: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&stats_path).unwrap()).unwrap();
+        (summary, stats["stats"].clone(), load(&out_path))
+    };
+    let (gpu_summary, gpu_stats, gpu_volume) = run("gpu");
+    let (cpu_summary, cpu_stats, cpu_volume) = run("cpu");
+    assert_eq!(gpu_summary["stats_device"], "gpu", "{gpu_summary}");
+    assert!(gpu_summary["device"].as_str().unwrap().starts_with("gpu: "));
+    assert_eq!(cpu_summary["stats_device"], "cpu", "{cpu_summary}");
+    let n = cpu_volume.voxel_count();
+    let (g, c) = (
+        gpu_volume.data.range_to_f32(0, n),
+        cpu_volume.data.range_to_f32(0, n),
+    );
+    let scale = c.iter().fold(0f32, |m, x| m.max(*x));
+    assert!(g.iter().zip(&c).all(|(a, b)| (a - b).abs() <= 1e-6 * scale));
+    let p = |s: &serde_json::Value, k: &str| s["percentiles"][k].as_f64().unwrap();
+    let fine_bin = cpu_stats["max"].as_f64().unwrap() / 65536.0;
+    for k in ["p50", "p90", "p95", "p99", "p99_9"] {
+        let (a, b) = (p(&gpu_stats, k), p(&cpu_stats, k));
+        assert!((a - b).abs() <= 4.0 * fine_bin, "{k}: gpu {a} cpu {b}");
+    }
+    // The boundary emphasis is taken on the host from the values read back.
+    let sigma = |s: &serde_json::Value| s["boundary_emphasis"]["sigma_mm"].as_f64().unwrap();
+    assert!((sigma(&gpu_stats) - sigma(&cpu_stats)).abs() < 1e-3 * sigma(&cpu_stats));
+}

@@ -368,3 +368,43 @@ fn empty_space_skipping_leaves_the_image_unchanged() {
         );
     }
 }
+
+#[test]
+fn resident_gpu_gradient_renders_as_the_host_gradient_does() {
+    // The GPU path hands the compute pass's texture to the raymarcher with no host copy; the
+    // CPU path uploads the CPU operator's values. Both must give the same picture, for every
+    // operator (float32 vs float64 accumulation aside).
+    let gpu = gpu();
+    let phantom = ct_phantom([40, 36, 18], [0.9, 0.9, 2.0], 15.0);
+    let tf = presets::preset("gradvol-CT-Bone-Surface", 1.5).unwrap();
+    let camera = Camera {
+        azimuth_deg: 30.0,
+        elevation_deg: 15.0,
+        ..Camera::default()
+    };
+    for operator in [
+        Operator::Central,
+        Operator::Sobel,
+        Operator::Gaussian { sigma_mm: 1.5 },
+    ] {
+        let mut s = settings(96);
+        s.gradient = operator;
+        let image = |on_gpu: bool| {
+            let mut r = Renderer::new(&gpu, &phantom, &tf).unwrap();
+            r.prepare_on(&gpu, &phantom, &s, on_gpu).unwrap();
+            let device = &r.last_gradient.as_ref().unwrap().device;
+            assert_eq!(device.starts_with("gpu"), on_gpu, "{device}");
+            r.render_image(&gpu, &camera, &s).unwrap()
+        };
+        let (resident, host) = (image(true), image(false));
+        let (max, mean, _) = compare(&resident, &host);
+        assert!(
+            max <= 2 && mean < 0.05,
+            "{operator}: max {max}, mean {mean}"
+        );
+        assert!(
+            resident.rgba.chunks_exact(4).any(|p| p[3] > 100),
+            "{operator}: the phantom's bone shows"
+        );
+    }
+}

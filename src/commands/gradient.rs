@@ -4,10 +4,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use gradvol::gpu::Gpu;
+use gradvol::gpu::{Gpu, GpuError};
+use gradvol::gradient::boundary::boundary_emphasis;
 use gradvol::gradient::stats::GradientStats;
 use gradvol::gradient::{Operator, cpu};
 use gradvol::render::gradient_pass::GradientPass;
+use gradvol::render::stats_pass::StatsPass;
 use gradvol::render::volume_texture::VolumeTexture;
 use gradvol::volume::{Volume, write_float_volume};
 use serde_json::json;
@@ -22,21 +24,69 @@ pub enum Device {
     Cpu,
 }
 
-/// |grad f|, a description of where it was computed, and the milliseconds the computation took
-/// (for the GPU: upload, passes and readback; opening the device is not counted).
-fn compute(volume: &Volume, operator: Operator, device: Device) -> Result<(Vec<f32>, String, f64)> {
-    let cpu_path = |why: &str| {
-        let threads = rayon::current_num_threads();
-        let start = Instant::now();
-        let g = cpu::gradient_magnitude(volume, operator);
-        (g, format!("cpu ({threads} threads){why}"), ms_since(start))
-    };
+/// |grad f| and its statistics, with where and how fast they were computed.
+struct Computed {
+    gradient: Vec<f32>,
+    stats: GradientStats,
+    device: String,
+    /// Milliseconds for |grad f| (for the GPU: upload, passes and readback; opening the device
+    /// is not counted).
+    compute_ms: f64,
+    /// Milliseconds for the statistics, and where they were counted.
+    stats_ms: f64,
+    stats_device: &'static str,
+}
+
+fn on_cpu(volume: &Volume, operator: Operator, why: &str) -> Computed {
+    let threads = rayon::current_num_threads();
+    let start = Instant::now();
+    let gradient = cpu::gradient_magnitude(volume, operator);
+    let compute_ms = ms_since(start);
+    let start = Instant::now();
+    let stats = GradientStats::compute(volume, &gradient);
+    Computed {
+        gradient,
+        stats,
+        device: format!("cpu ({threads} threads){why}"),
+        compute_ms,
+        stats_ms: ms_since(start),
+        stats_device: "cpu",
+    }
+}
+
+/// On the GPU: |grad f| into a resident texture, its statistics counted there from the texture,
+/// then the texture read back for the file. The boundary emphasis (second derivatives) is taken
+/// on the host from the values read back.
+fn on_gpu(gpu: &Gpu, volume: &Volume, operator: Operator) -> Result<Computed, GpuError> {
+    let pass = GradientPass::new(gpu);
+    let stats_pass = StatsPass::new(gpu);
+    let start = Instant::now();
+    let scalar = VolumeTexture::upload(gpu, volume)?;
+    let resident = pass.compute_texture(gpu, &scalar, volume.spacing, operator)?;
+    let gradient = resident.read(gpu)?;
+    let compute_ms = ms_since(start);
+    let start = Instant::now();
+    let mut stats = stats_pass.compute(gpu, &scalar, &resident, volume.range)?;
+    stats.boundary_emphasis = boundary_emphasis(volume, &gradient);
+    Ok(Computed {
+        gradient,
+        stats,
+        device: format!("gpu: {}", gpu.describe()),
+        compute_ms,
+        stats_ms: ms_since(start),
+        stats_device: "gpu",
+    })
+}
+
+fn compute(volume: &Volume, operator: Operator, device: Device) -> Result<Computed> {
     if device == Device::Cpu {
-        return Ok(cpu_path(""));
+        return Ok(on_cpu(volume, operator, ""));
     }
     let gpu = match Gpu::new() {
         Ok(gpu) => gpu,
-        Err(e) if device == Device::Auto => return Ok(cpu_path(&format!("; no GPU: {e}"))),
+        Err(e) if device == Device::Auto => {
+            return Ok(on_cpu(volume, operator, &format!("; no GPU: {e}")));
+        }
         Err(e) => return Err(e.into()),
     };
     if !GradientPass::supports(&gpu, operator) {
@@ -47,40 +97,34 @@ fn compute(volume: &Volume, operator: Operator, device: Device) -> Result<(Vec<f
                 gpu.describe()
             );
         }
-        return Ok(cpu_path(&format!(
-            "; {} lacks 3-D storage textures",
-            gpu.describe()
-        )));
+        let why = format!("; {} lacks 3-D storage textures", gpu.describe());
+        return Ok(on_cpu(volume, operator, &why));
     }
     if device == Device::Auto && gpu.is_software() {
         let why = format!("; the adapter {} is a software rasteriser", gpu.describe());
-        return Ok(cpu_path(&why));
+        return Ok(on_cpu(volume, operator, &why));
     }
-    let pass = GradientPass::new(&gpu);
-    let start = Instant::now();
-    let texture = match VolumeTexture::upload(&gpu, volume) {
-        Ok(t) => t,
-        Err(e) if device == Device::Auto => return Ok(cpu_path(&format!("; {e}"))),
-        Err(e) => return Err(e.into()),
-    };
-    let gradient = match pass.compute(&gpu, &texture, volume.spacing, operator) {
-        Ok(g) => g,
-        Err(e) if device == Device::Auto => return Ok(cpu_path(&format!("; {e}"))),
-        Err(e) => return Err(e.into()),
-    };
-    Ok((
-        gradient,
-        format!("gpu: {}", gpu.describe()),
-        ms_since(start),
-    ))
+    let dims = volume.dims.map(|d| d as u32);
+    if !StatsPass::fits(dims) {
+        let why = "; the volume has more voxels than 32-bit GPU counters hold";
+        if device == Device::Gpu {
+            bail!("{}", &why[2..]);
+        }
+        return Ok(on_cpu(volume, operator, why));
+    }
+    match on_gpu(&gpu, volume, operator) {
+        Ok(done) => Ok(done),
+        Err(e) if device == Device::Auto => Ok(on_cpu(volume, operator, &format!("; {e}"))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1e3
 }
 
-/// Computes |grad f| (upload and readback included in `compute_ms`), writes it to `output` on the input's grid, and prints a one-line JSON
-/// summary; `stats_path` receives the full statistics.
+/// Computes |grad f| and its statistics, writes |grad f| to `output` on the input's grid, and
+/// prints a one-line JSON summary; `stats_path` receives the full statistics.
 pub fn run(
     volume: &Volume,
     output: &Path,
@@ -93,8 +137,14 @@ pub fn run(
     {
         bail!("--sigma-mm: {why}");
     }
-    let (gradient, device, compute_ms) = compute(volume, operator, device)?;
-    let stats = GradientStats::compute(volume, &gradient);
+    let Computed {
+        gradient,
+        stats,
+        device,
+        compute_ms,
+        stats_ms,
+        stats_device,
+    } = compute(volume, operator, device)?;
     let description = format!("gradvol gradient magnitude ({operator}), data units per mm");
     write_float_volume(output, &gradient, volume, &description)?;
     if let Some(path) = stats_path {
@@ -115,6 +165,8 @@ pub fn run(
         "spacing": volume.spacing,
         "compute_ms": compute_ms,
         "mvoxel_per_s": volume.voxel_count() as f64 / 1e3 / compute_ms,
+        "stats_device": stats_device,
+        "stats_ms": stats_ms,
         "min": stats.min,
         "max": stats.max,
         "mean": stats.mean,

@@ -33,20 +33,22 @@ fn staging(gpu: &Gpu, size: u64) -> wgpu::Buffer {
     })
 }
 
-/// Copies `size` bytes of `source` (which needs `COPY_SRC`) into `out`, waiting for the GPU.
+/// Copies `out.len()` bytes of `source` (which needs `COPY_SRC`) from byte `offset` into `out`,
+/// waiting for the GPU.
 pub fn read_buffer(
     gpu: &Gpu,
     source: &wgpu::Buffer,
-    size: u64,
+    offset: u64,
     out: &mut [u8],
 ) -> Result<(), GpuError> {
+    let size = out.len() as u64;
     let staging = staging(gpu, size);
     let mut encoder = gpu
         .device
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("readback"),
         });
-    encoder.copy_buffer_to_buffer(source, 0, &staging, 0, size);
+    encoder.copy_buffer_to_buffer(source, offset, &staging, 0, size);
     gpu.queue.submit([encoder.finish()]);
     map_into(gpu, &staging, out)
 }

@@ -13,7 +13,7 @@ use super::boundary::{BoundaryEmphasis, boundary_emphasis};
 use crate::volume::Volume;
 
 /// Bins of the fine histogram that percentiles are read from.
-const FINE_BINS: usize = 1 << 16;
+pub const FINE_BINS: usize = 1 << 16;
 /// Bins of the log-spaced |grad f| histogram.
 pub const HISTOGRAM_BINS: usize = 128;
 /// The log histogram spans four decades below the maximum (plus one bin for smaller values).
@@ -106,7 +106,6 @@ impl GradientStats {
                 || (f64::INFINITY, 0.0, 0.0, 0),
                 |a, b| (a.0.min(b.0), a.1.max(b.1), a.2 + b.2, a.3 + b.3),
             );
-        let n = finite.max(1) as f64;
         let min = if min.is_finite() { min } else { 0.0 };
 
         let fine = gradient
@@ -121,34 +120,89 @@ impl GradientStats {
                 },
             )
             .reduce(|| vec![0u64; FINE_BINS], add);
-        let percentile = |p: f64| percentile_of(&fine, max, p);
-        let percentiles = Percentiles {
-            p50: percentile(50.0),
-            p90: percentile(90.0),
-            p95: percentile(95.0),
-            p99: percentile(99.0),
-            p99_9: percentile(99.9),
+        let percentiles = Percentiles::from_fine(&fine, max);
+        let edges = log_edges(max);
+        let histogram = Histogram {
+            counts: log_counts(gradient, &edges),
+            edges,
         };
+        let top = joint_gradient_top(&percentiles, max);
+        let joint_histogram = joint_histogram(volume, gradient, top);
+        let extent = Extent {
+            min,
+            max,
+            sum,
+            finite,
+            voxels: gradient.len() as u64,
+        };
+        GradientStats::assemble(
+            extent,
+            percentiles,
+            histogram,
+            joint_histogram,
+            boundary_emphasis(volume, gradient),
+        )
+    }
 
-        let histogram = log_histogram(gradient, max);
-        let joint_histogram = joint_histogram(volume, gradient, percentiles.p99_9.max(max * 1e-6));
+    /// The statistics from their parts, however they were counted (here, or by the GPU's
+    /// statistics pass).
+    pub fn assemble(
+        extent: Extent,
+        percentiles: Percentiles,
+        histogram: Histogram,
+        joint_histogram: JointHistogram,
+        boundary_emphasis: Option<BoundaryEmphasis>,
+    ) -> GradientStats {
         let suggested_gradient_opacity = if percentiles.p95 > percentiles.p50 {
             vec![[0.0, 0.0], [percentiles.p50, 0.0], [percentiles.p95, 1.0]]
         } else {
             vec![[0.0, 1.0]]
         };
         GradientStats {
-            min,
-            max,
-            mean: sum / n,
-            non_finite: gradient.len() as u64 - finite,
+            min: extent.min,
+            max: extent.max,
+            mean: extent.sum / extent.finite.max(1) as f64,
+            non_finite: extent.voxels - extent.finite,
             percentiles,
             histogram,
             joint_histogram,
             suggested_gradient_opacity,
-            boundary_emphasis: boundary_emphasis(volume, gradient),
+            boundary_emphasis,
         }
     }
+}
+
+/// Range, sum and counts of |grad f| over a volume: the first pass of the statistics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Extent {
+    /// Smallest and largest finite |grad f| (0 and 0 when there is none).
+    pub min: f64,
+    pub max: f64,
+    /// Sum of the finite gradients.
+    pub sum: f64,
+    /// Voxels whose gradient is finite, and all voxels.
+    pub finite: u64,
+    pub voxels: u64,
+}
+
+impl Percentiles {
+    /// The percentiles from the fine histogram (`FINE_BINS` equal bins over [0, max]).
+    pub fn from_fine(fine: &[u64], max: f64) -> Percentiles {
+        let percentile = |p: f64| percentile_of(fine, max, p);
+        Percentiles {
+            p50: percentile(50.0),
+            p90: percentile(90.0),
+            p95: percentile(95.0),
+            p99: percentile(99.0),
+            p99_9: percentile(99.9),
+        }
+    }
+}
+
+/// The top of the joint histogram's |grad f| axis: the 99.9th percentile, so that a few extreme
+/// gradients do not squash the rest into the first rows.
+pub fn joint_gradient_top(percentiles: &Percentiles, max: f64) -> f64 {
+    percentiles.p99_9.max(max * 1e-6)
 }
 
 /// The p-th percentile from a histogram of equal bins over [0, max], interpolated in its bin.
@@ -170,23 +224,29 @@ fn percentile_of(hist: &[u64], max: f64, p: f64) -> f64 {
     max
 }
 
-fn log_histogram(gradient: &[f32], max: f64) -> Histogram {
+/// Edges of the log histogram: 0, then [`HISTOGRAM_BINS`] edges log-spaced over four decades
+/// below `max`; `[0, 0]` (one bin) when `max` is 0.
+pub fn log_edges(max: f64) -> Vec<f64> {
     if max <= 0.0 {
-        // A constant volume: every finite gradient is 0.
-        let count = gradient.iter().filter(|g| g.is_finite()).count() as u64;
-        return Histogram {
-            edges: vec![0.0, 0.0],
-            counts: vec![count],
-        };
+        return vec![0.0, 0.0];
     }
     let lo = max * 10f64.powf(-DECADES);
     let mut edges = vec![0.0];
     edges.extend(
         (0..HISTOGRAM_BINS).map(|i| lo * (max / lo).powf(i as f64 / (HISTOGRAM_BINS - 1) as f64)),
     );
+    edges
+}
+
+fn log_counts(gradient: &[f32], edges: &[f64]) -> Vec<u64> {
     let bins = edges.len() - 1;
+    if bins == 1 {
+        // A constant volume: every finite gradient is 0.
+        return vec![gradient.iter().filter(|g| g.is_finite()).count() as u64];
+    }
+    let (lo, max) = (edges[1], edges[bins]);
     let (log_lo, log_span) = (lo.ln(), (max / lo).ln());
-    let counts = gradient
+    gradient
         .par_chunks(1 << 16)
         .fold(
             || vec![0u64; bins],
@@ -204,8 +264,7 @@ fn log_histogram(gradient: &[f32], max: f64) -> Histogram {
                 h
             },
         )
-        .reduce(|| vec![0u64; bins], add);
-    Histogram { edges, counts }
+        .reduce(|| vec![0u64; bins], add)
 }
 
 fn joint_histogram(volume: &Volume, gradient: &[f32], gradient_top: f64) -> JointHistogram {
@@ -263,10 +322,11 @@ mod tests {
     #[test]
     fn log_histogram_counts_everything_once() {
         let g: Vec<f32> = (0..10_000).map(|i| (i as f32 * 0.37) % 500.0).collect();
-        let h = log_histogram(&g, 500.0);
-        assert_eq!(h.counts.iter().sum::<u64>(), 10_000);
-        assert_eq!(h.edges.len(), h.counts.len() + 1);
-        assert!(h.edges.windows(2).all(|w| w[0] < w[1]));
-        assert!((h.edges.last().unwrap() - 500.0).abs() < 1e-9);
+        let edges = log_edges(500.0);
+        let counts = log_counts(&g, &edges);
+        assert_eq!(counts.iter().sum::<u64>(), 10_000);
+        assert_eq!(edges.len(), counts.len() + 1);
+        assert!(edges.windows(2).all(|w| w[0] < w[1]));
+        assert!((edges.last().unwrap() - 500.0).abs() < 1e-9);
     }
 }

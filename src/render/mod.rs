@@ -8,4 +8,5 @@ pub mod raymarch;
 pub mod reference;
 pub mod renderer;
 pub mod slabs;
+pub mod stats_pass;
 pub mod volume_texture;

@@ -117,12 +117,7 @@ impl SlabOutput {
             Output::Host(values) => {
                 let size = self.plane_bytes * d as u64;
                 let mut padded = vec![0f32; (size / 4) as usize];
-                readback::read_buffer(
-                    gpu,
-                    &self.buffer,
-                    size,
-                    bytemuck::cast_slice_mut(&mut padded),
-                )?;
+                readback::read_buffer(gpu, &self.buffer, 0, bytemuck::cast_slice_mut(&mut padded))?;
                 let plane = nx as usize * ny as usize;
                 let out = &mut values[z as usize * plane..(z + d) as usize * plane];
                 for (dst, src) in out
