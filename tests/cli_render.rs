@@ -228,3 +228,53 @@ fn presets_lists_slicers_and_ours_and_shows_one_as_a_usable_tf() {
     let tf = String::from_utf8(shown.stdout).unwrap();
     gradvol::tf::TransferFunction::from_json(&tf).unwrap();
 }
+
+#[test]
+fn a_volume_over_the_texture_limit_renders_box_averaged_with_a_note() {
+    // 5000 voxels along x exceeds every adapter's 3-D texture limit (lavapipe 4096, GL 2048).
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("long.nrrd");
+    let (nx, ny, nz) = (5000usize, 6usize, 6usize);
+    let mut bytes = Vec::with_capacity(4 * nx * ny * nz);
+    for i in 0..nx * ny * nz {
+        let (y, z) = ((i / nx) % ny, i / (nx * ny));
+        let inside = (1..5).contains(&y) && (1..5).contains(&z);
+        bytes.extend_from_slice(&(if inside { 1.0f32 } else { 0.0 }).to_le_bytes());
+    }
+    common::write_attached(
+        &input,
+        &format!(
+            "NRRD0004\ntype: float\ndimension: 3\nsizes: {nx} {ny} {nz}\nendian: little\n\
+             encoding: raw\nspacings: 0.1 1 1\n"
+        ),
+        &bytes,
+    );
+    let output = dir.path().join("long.png");
+    let out = gradvol(&[
+        "render",
+        path(&input),
+        "-o",
+        path(&output),
+        "--size",
+        "64x32",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let s = summary(&out);
+    assert!(
+        stderr.contains("exceeds this GPU's largest 3-D texture") && stderr.contains("box average"),
+        "{stderr}"
+    );
+    assert_eq!(s["downsampled"], true, "{s}");
+    let dims: Vec<u64> = s["volume_dims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap())
+        .collect();
+    assert!(
+        dims[0] < 5000 && dims[0] >= 1250 && dims[1..] == [6, 6],
+        "{dims:?}"
+    );
+    let image = read_png(&output).unwrap();
+    assert_eq!((image.width, image.height), (64, 32));
+}

@@ -8,7 +8,7 @@ use gradvol::camera::Camera;
 use gradvol::gpu::Gpu;
 use gradvol::png_io::{read_scene, write_png};
 use gradvol::render::params::Geometry;
-use gradvol::render::renderer::{Renderer, TILE_SIDE};
+use gradvol::render::renderer::{Renderer, TILE_SIDE, fit_to_device};
 use gradvol::scene::Scene;
 use gradvol::tf::TransferFunction;
 use gradvol::volume::Volume;
@@ -77,6 +77,11 @@ pub fn run(scene: &mut Scene, volume: &Volume, output: &Path, frames: Option<u32
         }
     }
     let gpu = Gpu::new()?;
+    let fitted = fit_to_device(&gpu, volume);
+    if let Some((_, note)) = &fitted {
+        eprintln!("note: {note}");
+    }
+    let volume = fitted.as_ref().map_or(volume, |(small, _)| small);
     let start = Instant::now();
     let mut renderer = Renderer::new(&gpu, volume, &tf)?;
     renderer.prepare(&gpu, volume, &scene.render)?;
@@ -104,6 +109,8 @@ pub fn run(scene: &mut Scene, volume: &Volume, output: &Path, frames: Option<u32
         "blend": scene.render.blend,
         "preset": scene.preset,
         "gradient": gradient,
+        "volume_dims": volume.dims,
+        "downsampled": fitted.is_some(),
         "setup_ms": setup_ms,
         "frame_ms": frame_ms,
     });

@@ -36,6 +36,24 @@ pub struct GradientReport {
     pub ms: f64,
 }
 
+/// The volume as this GPU can hold it: itself, or a box-averaged copy (see
+/// [`Volume::downsampled_to_fit`]) when a side exceeds the device's largest 3-D texture, with a
+/// sentence saying so for the user (also the copy's last note).
+pub fn fit_to_device(gpu: &Gpu, volume: &Volume) -> Option<(Volume, String)> {
+    let max = gpu.device.limits().max_texture_dimension_3d;
+    let (mut small, [fx, fy, fz]) = volume.downsampled_to_fit(max as usize)?;
+    let [nx, ny, nz] = volume.dims;
+    let [mx, my, mz] = small.dims;
+    let note = format!(
+        "the volume ({nx}x{ny}x{nz}) exceeds this GPU's largest 3-D texture ({max} per side): \
+         showing a {fx}x{fy}x{fz} box average ({mx}x{my}x{mz}, {:.3}x{:.3}x{:.3} mm)",
+        small.spacing[0], small.spacing[1], small.spacing[2]
+    );
+    small.notes.pop();
+    small.notes.push(note.clone());
+    Some((small, note))
+}
+
 /// A volume ready to draw, with its transfer function.
 #[derive(Debug)]
 pub struct Renderer {

@@ -16,7 +16,7 @@ use crate::gradient::stats::GradientStats;
 use crate::gradient::{Operator, cpu};
 use crate::png_io::write_png;
 use crate::render::params::{Geometry, Tile};
-use crate::render::renderer::{GradientReport, Image, Renderer, TILE_SIDE};
+use crate::render::renderer::{GradientReport, Image, Renderer, TILE_SIDE, fit_to_device};
 use crate::scene::{Blend, MAX_IMAGE_SIDE, RenderSettings, Scene};
 use crate::tf::{TransferFunction, presets};
 use crate::viewer::editor::{ChartData, Histogram, TfEditor};
@@ -132,6 +132,9 @@ impl Loaded {
         path: Option<PathBuf>,
         scene: &Scene,
     ) -> Result<Loaded, String> {
+        // Too large for a 3-D texture: everything (render, statistics, picking) uses the box
+        // average, whose note the status line shows.
+        let volume = fit_to_device(gpu, &volume).map_or(volume, |(small, _)| small);
         let geometry = Geometry::of(&volume);
         let tf = scene
             .transfer_function(geometry.mean_spacing(), volume.range)
@@ -396,8 +399,9 @@ impl Viewer {
 
     fn describe_volume(&self) -> String {
         let v = &self.loaded.volume;
+        let notes = v.notes.iter().map(|n| format!("; {n}")).collect::<String>();
         format!(
-            "{}: {}x{}x{} voxels of {:.3}x{:.3}x{:.3} mm, values {}..{}",
+            "{}: {}x{}x{} voxels of {:.3}x{:.3}x{:.3} mm, values {}..{}{notes}",
             self.loaded.name(),
             v.dims[0],
             v.dims[1],
@@ -406,7 +410,7 @@ impl Viewer {
             v.spacing[1],
             v.spacing[2],
             v.range[0],
-            v.range[1]
+            v.range[1],
         )
     }
 

@@ -5,6 +5,7 @@
 //! the bounded payload reader in [`payload`], so no reader allocates what a header merely claims.
 
 mod dicom;
+mod downsample;
 mod error;
 mod export;
 mod metaimage;
