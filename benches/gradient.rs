@@ -1,5 +1,7 @@
-//! Gradient speed: Mvoxel/s of each operator on the CPU path and the GPU pass, against the
-//! memory-bandwidth floor. Prints a table; run with `cargo bench --bench gradient`.
+//! Gradient speed: Mvoxel/s of each operator on the CPU path and the GPU pass (read back to the
+//! host, and resident in a texture), against the memory-bandwidth floor; then the statistics
+//! (percentiles, histograms, joint histogram) counted on the CPU and by the GPU pass. Prints two
+//! tables; run with `cargo bench --bench gradient`.
 //!
 //! Volumes: float phantoms of 256^3 and 512^3 and the real lung CT (int16, 512x512x48) when
 //! scripts/fetch-sample-data.sh has fetched it. Bytes moved = one read of every input voxel and
@@ -11,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use glam::{DMat3, DVec3};
 use gradvol::gpu::Gpu;
+use gradvol::gradient::stats::GradientStats;
 use gradvol::gradient::{Operator, cpu};
 use gradvol::render::gradient_pass::GradientPass;
+use gradvol::render::stats_pass::StatsPass;
 use gradvol::render::volume_texture::VolumeTexture;
 use gradvol::volume::{self, Decoded, Format, LoadOptions, Space, Volume, VoxelData};
 
@@ -126,7 +130,7 @@ fn main() {
         None => println!("GPU: none found"),
     }
     println!(
-        "\n{:<28} {:<16} {:<5} {:>9} {:>11} {:>10} {:>11} {:>9}",
+        "\n{:<28} {:<22} {:<8} {:>9} {:>11} {:>10} {:>11} {:>9}",
         "volume", "operator", "on", "ms", "Mvoxel/s", "MB moved", "floor ms", "of floor"
     );
     for (name, v) in &volumes {
@@ -141,7 +145,7 @@ fn main() {
         let row = |op: Operator, on: &str, t: Duration, bw: f64| {
             let floor = moved / bw;
             println!(
-                "{:<28} {:<16} {:<5} {:>9.1} {:>11.0} {:>10.0} {:>11.1} {:>8.0}%",
+                "{:<28} {:<22} {:<8} {:>9.1} {:>11.0} {:>10.0} {:>11.1} {:>8.0}%",
                 name,
                 op.to_string(),
                 on,
@@ -165,11 +169,53 @@ fn main() {
                     std::hint::black_box(pass.compute(gpu, &texture, v.spacing, op).unwrap());
                 });
                 row(op, "gpu", t, gpu_bw.unwrap());
+                let t = best_of(runs, || {
+                    let resident = pass.compute_texture(gpu, &texture, v.spacing, op).unwrap();
+                    gpu.device
+                        .poll(wgpu::PollType::wait_indefinitely())
+                        .unwrap();
+                    std::hint::black_box(resident);
+                });
+                row(op, "gpu-tex", t, gpu_bw.unwrap());
             }
         }
     }
     println!(
-        "\nms: best of 2-3 runs; GPU times include the readback to the host, not the upload.\n\
+        "\nStatistics of |grad f| (central): min, max, mean, percentiles, log and joint histograms\n\n\
+         {:<28} {:<8} {:>9} {:>11}",
+        "volume", "on", "ms", "Mvoxel/s"
+    );
+    let stats_pass = gpu.as_ref().map(StatsPass::new);
+    for (name, v) in &volumes {
+        let voxels = v.voxel_count() as f64;
+        let g = cpu::gradient_magnitude(v, Operator::Central);
+        let row = |on: &str, t: Duration| {
+            println!(
+                "{:<28} {:<8} {:>9.1} {:>11.0}",
+                name,
+                on,
+                t.as_secs_f64() * 1e3,
+                voxels / t.as_secs_f64() / 1e6
+            );
+        };
+        let t = best_of(2, || {
+            std::hint::black_box(GradientStats::compute(v, &g));
+        });
+        row("cpu", t);
+        if let (Some(gpu), Some(pass)) = (&gpu, &stats_pass) {
+            let scalar = VolumeTexture::upload(gpu, v).unwrap();
+            let resident = VolumeTexture::from_values(gpu, v.dims, &g, "bench::gradient").unwrap();
+            let t = best_of(2, || {
+                std::hint::black_box(pass.compute(gpu, &scalar, &resident, v.range).unwrap());
+            });
+            row("gpu", t);
+        }
+    }
+    println!(
+        "\nms: best of 2-3 runs, excluding the upload. gpu: read back to the host; gpu-tex: left\n\
+         resident in a texture (what the renderer uses); statistics on the GPU: the three passes\n\
+         and their small readbacks; on the CPU they include the boundary emphasis (second\n\
+         derivatives), which the GPU pass leaves to the host.\n\
          floor: bytes moved (input read once, float32 written once) at the copy bandwidth above.\n\
          For scale: VTK's vtkImageGradientMagnitude with 2 threads did about 200 Mvoxel/s on these\n\
          machines (../shared/GPU_NOTES.md)."
