@@ -1,6 +1,7 @@
 //! GPU access for every pass: one adapter picked on purpose, and a device created with that
 //! adapter's real limits (wgpu's defaults would cap 3-D textures and storage buffers far lower).
 
+pub mod compute;
 pub mod readback;
 
 /// Why no GPU could be used.

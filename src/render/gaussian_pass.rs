@@ -1,7 +1,7 @@
 //! The Gaussian gradient on the GPU: three separable compute passes through float storage
 //! textures (shaders/gaussian.wgsl), the last one writing |grad f| slab by slab.
 
-use crate::gpu::{Gpu, GpuError, dispatch_compute, guarded};
+use crate::gpu::{Gpu, GpuError, compute, dispatch_compute, guarded};
 use crate::gradient::cpu::gaussian_kernels;
 use crate::render::slabs::{Destination, Output, SlabOutput};
 use crate::render::volume_texture::VolumeTexture;
@@ -42,72 +42,31 @@ enum Io {
 
 impl GaussianPass {
     pub fn new(gpu: &Gpu) -> GaussianPass {
-        let device = &gpu.device;
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("GaussianPass::shader"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/gaussian.wgsl").into()),
-        });
-        let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty,
-            count: None,
-        };
-        let buffer = |binding, ty| {
-            entry(
-                binding,
-                wgpu::BindingType::Buffer {
-                    ty,
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-            )
-        };
+        let module = compute::shader(
+            gpu,
+            "GaussianPass::shader",
+            include_str!("../../shaders/gaussian.wgsl"),
+        );
+        let read_only = compute::buffer(wgpu::BufferBindingType::Storage { read_only: true });
         let make = |name: &str, input: u32, io: Io| {
-            let mut entries = vec![
-                buffer(0, wgpu::BufferBindingType::Uniform),
-                buffer(1, wgpu::BufferBindingType::Storage { read_only: true }),
-                buffer(2, wgpu::BufferBindingType::Storage { read_only: true }),
-                entry(
-                    input,
-                    wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
-                        view_dimension: wgpu::TextureViewDimension::D3,
-                        multisampled: false,
-                    },
-                ),
+            let output = match io {
+                Io::TextureToTexture(format) => wgpu::BindingType::StorageTexture {
+                    access: wgpu::StorageTextureAccess::WriteOnly,
+                    format,
+                    view_dimension: wgpu::TextureViewDimension::D3,
+                },
+                Io::TextureToBuffer => {
+                    compute::buffer(wgpu::BufferBindingType::Storage { read_only: false })
+                }
+            };
+            let entries = [
+                compute::entry(0, compute::buffer(wgpu::BufferBindingType::Uniform)),
+                compute::entry(1, read_only),
+                compute::entry(2, read_only),
+                compute::entry(input, compute::VOLUME),
+                compute::entry(input + 1, output),
             ];
-            entries.push(match io {
-                Io::TextureToTexture(format) => entry(
-                    input + 1,
-                    wgpu::BindingType::StorageTexture {
-                        access: wgpu::StorageTextureAccess::WriteOnly,
-                        format,
-                        view_dimension: wgpu::TextureViewDimension::D3,
-                    },
-                ),
-                Io::TextureToBuffer => buffer(
-                    input + 1,
-                    wgpu::BufferBindingType::Storage { read_only: false },
-                ),
-            });
-            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some(name),
-                entries: &entries,
-            });
-            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(name),
-                bind_group_layouts: &[Some(&layout)],
-                immediate_size: 0,
-            });
-            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(name),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some(name),
-                compilation_options: Default::default(),
-                cache: None,
-            });
+            let (layout, [pipeline]) = compute::pipelines(gpu, &module, name, &entries, [name]);
             (layout, pipeline)
         };
         GaussianPass {
@@ -221,40 +180,21 @@ impl GaussianPass {
             };
             let smooth_buf = storage("GaussianPass::smooth", &to_f32(&smooth));
             let deriv_buf = storage("GaussianPass::deriv", &to_f32(&deriv));
-            let params = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("GaussianPass::params"),
-                size: std::mem::size_of::<GaussianParams>() as u64,
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
+            let params = compute::uniform::<GaussianParams>(gpu, "GaussianPass::params");
             let radius = (smooth.len() / 2) as u32;
             let input_binding = [3, 5, 7][axis];
-            let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("GaussianPass::bind_group"),
-                layout: &self.passes[axis].0,
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: params.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: smooth_buf.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: deriv_buf.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: input_binding,
-                        resource: wgpu::BindingResource::TextureView(input),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: input_binding + 1,
-                        resource: out,
-                    },
+            let group = compute::bind_group(
+                gpu,
+                "GaussianPass::bind_group",
+                &self.passes[axis].0,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, smooth_buf.as_entire_binding()),
+                    (2, deriv_buf.as_entire_binding()),
+                    (input_binding, wgpu::BindingResource::TextureView(input)),
+                    (input_binding + 1, out),
                 ],
-            });
+            );
             (group, params, radius)
         };
         let write_params = |buffer: &wgpu::Buffer, radius, z_start, slab_depth, window_start| {

@@ -2,7 +2,7 @@
 //! storage buffer of bounded size, then either read back into one float32 volume or copied into
 //! a 3-D texture that stays on the GPU for the raymarcher and the statistics pass.
 
-use crate::gpu::{Gpu, GpuError, dispatch_compute};
+use crate::gpu::{Gpu, GpuError, compute, dispatch_compute};
 use crate::gradient::Operator;
 use crate::render::gaussian_pass::GaussianPass;
 use crate::render::slabs::{Destination, Output, SlabOutput};
@@ -37,64 +37,26 @@ pub struct GradientPass {
 
 impl GradientPass {
     pub fn new(gpu: &Gpu) -> GradientPass {
-        let device = &gpu.device;
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("GradientPass::shader"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/gradient.wgsl").into()),
-        });
-        let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty,
-            count: None,
-        };
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("GradientPass::bindings"),
-            entries: &[
-                entry(
-                    0,
-                    wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
-                        view_dimension: wgpu::TextureViewDimension::D3,
-                        multisampled: false,
-                    },
-                ),
-                entry(
-                    1,
-                    wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Storage { read_only: false },
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                ),
-                entry(
-                    2,
-                    wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                ),
+        let module = compute::shader(
+            gpu,
+            "GradientPass::shader",
+            include_str!("../../shaders/gradient.wgsl"),
+        );
+        let storage = compute::buffer(wgpu::BufferBindingType::Storage { read_only: false });
+        let (layout, [central, sobel]) = compute::pipelines(
+            gpu,
+            &module,
+            "GradientPass",
+            &[
+                compute::entry(0, compute::VOLUME),
+                compute::entry(1, storage),
+                compute::entry(2, compute::buffer(wgpu::BufferBindingType::Uniform)),
             ],
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("GradientPass::layout"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = |entry: &str| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
+            ["central_magnitude", "sobel_magnitude"],
+        );
         GradientPass {
-            central: pipeline("central_magnitude"),
-            sobel: pipeline("sobel_magnitude"),
+            central,
+            sobel,
             layout,
             gaussian: GaussianPass::new(gpu),
         }
@@ -178,30 +140,17 @@ impl GradientPass {
             destination,
             "GradientPass::output",
         )?;
-        let params_buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("GradientPass::params"),
-            size: std::mem::size_of::<GradientParams>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("GradientPass::bind_group"),
-            layout: &self.layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: wgpu::BindingResource::TextureView(&volume.view),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: output.buffer.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: params_buffer.as_entire_binding(),
-                },
+        let params_buffer = compute::uniform::<GradientParams>(gpu, "GradientPass::params");
+        let bind_group = compute::bind_group(
+            gpu,
+            "GradientPass::bind_group",
+            &self.layout,
+            &[
+                (0, wgpu::BindingResource::TextureView(&volume.view)),
+                (1, output.buffer.as_entire_binding()),
+                (2, params_buffer.as_entire_binding()),
             ],
-        });
+        );
         for (z, d) in output.slabs() {
             let params = GradientParams {
                 dims: volume.dims,

@@ -7,7 +7,7 @@
 //! sums), the fine histogram the percentiles come from, then the log and joint histograms, whose
 //! bins depend on the first two.
 
-use crate::gpu::{Gpu, GpuError, dispatch_compute, guarded, readback};
+use crate::gpu::{Gpu, GpuError, compute, dispatch_compute, guarded, readback};
 use crate::gradient::stats::{
     Extent, FINE_BINS, GradientStats, HISTOGRAM_BINS, Histogram, JOINT_BINS, JointHistogram,
     Percentiles, joint_gradient_top, log_edges,
@@ -53,58 +53,30 @@ pub struct StatsPass {
 
 impl StatsPass {
     pub fn new(gpu: &Gpu) -> StatsPass {
-        let device = &gpu.device;
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("StatsPass::shader"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/stats.wgsl").into()),
-        });
-        let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty,
-            count: None,
-        };
-        let texture = wgpu::BindingType::Texture {
-            sample_type: wgpu::TextureSampleType::Float { filterable: false },
-            view_dimension: wgpu::TextureViewDimension::D3,
-            multisampled: false,
-        };
-        let buffer = |ty| wgpu::BindingType::Buffer {
-            ty,
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        };
-        let storage = buffer(wgpu::BufferBindingType::Storage { read_only: false });
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("StatsPass::bindings"),
-            entries: &[
-                entry(0, texture),
-                entry(1, texture),
-                entry(2, buffer(wgpu::BufferBindingType::Uniform)),
-                entry(3, storage),
-                entry(4, storage),
+        let module = compute::shader(
+            gpu,
+            "StatsPass::shader",
+            include_str!("../../shaders/stats.wgsl"),
+        );
+        let storage = compute::buffer(wgpu::BufferBindingType::Storage { read_only: false });
+        let (layout, [extent, fine, histograms]) = compute::pipelines(
+            gpu,
+            &module,
+            "StatsPass",
+            &[
+                compute::entry(0, compute::VOLUME),
+                compute::entry(1, compute::VOLUME),
+                compute::entry(2, compute::buffer(wgpu::BufferBindingType::Uniform)),
+                compute::entry(3, storage),
+                compute::entry(4, storage),
             ],
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("StatsPass::layout"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = |name: &str| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(name),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some(name),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
+            ["extent", "fine", "histograms"],
+        );
         StatsPass {
-            extent: pipeline("extent"),
-            fine: pipeline("fine"),
-            histograms: pipeline("histograms"),
             layout,
+            extent,
+            fine,
+            histograms,
         }
     }
 
@@ -145,44 +117,25 @@ impl StatsPass {
             (
                 storage("StatsPass::counts", 4 * COUNTS as u64),
                 storage("StatsPass::row_sums", 4 * ny as u64 * nz as u64),
-                device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("StatsPass::params"),
-                    size: std::mem::size_of::<StatsParams>() as u64,
-                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                }),
+                compute::uniform::<StatsParams>(gpu, "StatsPass::params"),
             )
         })?;
         let mut initial = vec![0u32; COUNTS];
         initial[MIN_BITS] = f32::INFINITY.to_bits();
         gpu.queue
             .write_buffer(&counts, 0, bytemuck::cast_slice(&initial));
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("StatsPass::bind_group"),
-            layout: &self.layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: wgpu::BindingResource::TextureView(&gradient.view),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::TextureView(&scalar.view),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: counts.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 4,
-                    resource: row_sums.as_entire_binding(),
-                },
+        let bind_group = compute::bind_group(
+            gpu,
+            "StatsPass::bind_group",
+            &self.layout,
+            &[
+                (0, wgpu::BindingResource::TextureView(&gradient.view)),
+                (1, wgpu::BindingResource::TextureView(&scalar.view)),
+                (2, params.as_entire_binding()),
+                (3, counts.as_entire_binding()),
+                (4, row_sums.as_entire_binding()),
             ],
-        });
+        );
         let run = |pipeline: &wgpu::ComputePipeline, mut p: StatsParams| {
             p.dims = gradient.dims;
             for z in (0..nz).step_by(MAX_PLANES_PER_DISPATCH as usize) {
