@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use glam::{DMat3, DVec3};
 use gradvol::gpu::Gpu;
+use gradvol::gpu::gradient_pass::GradientPass;
+use gradvol::gpu::stats_pass::StatsPass;
+use gradvol::gpu::volume_texture::VolumeTexture;
 use gradvol::gradient::stats::GradientStats;
 use gradvol::gradient::{Operator, cpu};
-use gradvol::render::gradient_pass::GradientPass;
-use gradvol::render::stats_pass::StatsPass;
-use gradvol::render::volume_texture::VolumeTexture;
 use gradvol::volume::{self, Decoded, Format, LoadOptions, Space, Volume, VoxelData};
 
 fn phantom(n: usize) -> Volume {

@@ -1,96 +1,239 @@
-//! Frame rate of the raymarcher: a fixed 12-step orbit of real volumes at 512x512, with and
-//! without gradient opacity and shading. Prints a table; run with `cargo bench --bench render`
-//! after scripts/fetch-sample-data.sh.
+//! Frame rate, GPU memory and skipping of the raymarcher, now and at this renderer's base
+//! commit, measured in the same run. Prints two tables; run with `cargo bench --bench render`
+//! after scripts/fetch-sample-data.sh (and, for the base columns, scripts/build-base.sh, which
+//! builds the commit before the bricked renderer into target/base/).
 //!
-//! Each row: three warm-up frames (pipeline and first-use costs), then 12 frames at 30 degree
-//! azimuth steps, each submitted and waited for; the median is reported. Sample distance is
-//! the smallest voxel spacing; rays are jittered, as in normal use.
+//! Every figure comes from `gradvol render ... --frames 12` (a 12-step orbit at 30 degrees a
+//! step, 512x512, each frame drawn and waited for; the median is reported), run once per
+//! binary and round, the two binaries alternating, two rounds, the lower median kept: these
+//! machines are shared and a single run can be slowed by half. Sample distance is the smallest
+//! voxel spacing, rays are jittered, as in normal use.
+//!
+//! The second table renders a 100-Mvoxel CT: the chest CT resampled to 512x512x384 int16
+//! (linear along z), written once to target/bench-data/. Host memory is the process's peak
+//! resident size less the volume's own bytes; on a software adapter the GPU's memory is host
+//! memory, so it includes the brick pool.
 
-use std::path::Path;
-use std::time::Instant;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use gradvol::camera::Camera;
-use gradvol::gpu::Gpu;
-use gradvol::render::params::Geometry;
-use gradvol::render::renderer::Renderer;
-use gradvol::scene::RenderSettings;
-use gradvol::tf::presets;
-use gradvol::volume::{self, LoadOptions, Volume};
+use gradvol::volume::{self, LoadOptions, VoxelData};
 
-const FRAMES: usize = 12;
+const ROUNDS: usize = 2;
 
-fn load(name: &str) -> Option<Volume> {
+fn data(name: &str) -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data")
         .join(name);
-    if !path.exists() {
+    if path.exists() {
+        Some(path)
+    } else {
         eprintln!("skipping {name}: run scripts/fetch-sample-data.sh");
-        return None;
+        None
     }
-    Some(volume::load(&path, &LoadOptions::default()).expect("the sample volume loads"))
 }
 
-/// Median milliseconds per frame of the orbit.
-fn orbit_ms(gpu: &Gpu, renderer: &mut Renderer, settings: &RenderSettings) -> f64 {
-    let mut camera = Camera::default();
-    for _ in 0..3 {
-        renderer.draw_and_wait(gpu, &camera, settings).unwrap();
+/// The base binary, if scripts/build-base.sh built it (or GRADVOL_BASE names one).
+fn base_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("GRADVOL_BASE").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/base/release/gradvol"),
+        PathBuf::from,
+    );
+    path.exists().then_some(path)
+}
+
+/// The peak resident size of process `pid` so far, in MB (Linux's VmHWM).
+fn peak_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0 / 1e6)
+}
+
+/// One orbit's summary line from `binary`, with the process's peak resident size added as
+/// `host_peak_mb` (read until it exits).
+fn orbit(binary: &Path, volume: &Path, preset: &str, shading: bool) -> serde_json::Value {
+    let out = std::env::temp_dir().join("gradvol-bench-render.png");
+    let mut child = Command::new(binary)
+        .args(["render"])
+        .arg(volume)
+        .arg("-o")
+        .arg(&out)
+        .args(["--preset", preset, "--size", "512x512", "--frames", "12"])
+        .args(["--shading", if shading { "on" } else { "off" }])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("gradvol runs");
+    let mut peak = None;
+    while child.try_wait().expect("wait").is_none() {
+        peak = peak_mb(child.id()).or(peak);
+        std::thread::sleep(Duration::from_millis(20));
     }
-    let mut times: Vec<f64> = (0..FRAMES)
-        .map(|i| {
-            camera.azimuth_deg = 360.0 * i as f64 / FRAMES as f64;
-            let start = Instant::now();
-            renderer.draw_and_wait(gpu, &camera, settings).unwrap();
-            start.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[FRAMES / 2]
+    assert!(child.wait().unwrap().success(), "{binary:?} failed");
+    let mut line = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut line)
+        .unwrap();
+    let mut summary: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
+    summary["host_peak_mb"] = serde_json::json!(peak);
+    summary
+}
+
+/// The lowest median frame time of `ROUNDS` orbits, and the last summary.
+fn best(
+    binary: &Path,
+    volume: &Path,
+    preset: &str,
+    shading: bool,
+    kept: &mut Option<(f64, serde_json::Value)>,
+) {
+    let summary = orbit(binary, volume, preset, shading);
+    let ms = summary["frame_ms"].as_f64().unwrap();
+    if kept.as_ref().is_none_or(|(best, _)| ms < *best) {
+        *kept = Some((ms, summary));
+    }
+}
+
+/// The chest CT resampled to 512x512x384 int16: about 100 Mvoxel.
+fn big_ct(lung: &Path) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    let path = dir.join("lung1_512x512x384.nrrd");
+    if path.exists() {
+        return path;
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let v = volume::load(lung, &LoadOptions::default()).unwrap();
+    let VoxelData::Int16(values) = &v.data else {
+        panic!("lung1 is int16")
+    };
+    let [nx, ny, nz] = v.dims;
+    let depth = 384;
+    let plane = nx * ny;
+    let mut bytes = Vec::with_capacity(2 * plane * depth);
+    for k in 0..depth {
+        let z = k as f64 * (nz - 1) as f64 / (depth - 1) as f64;
+        let (z0, t) = (z.floor() as usize, z.fract());
+        let z1 = (z0 + 1).min(nz - 1);
+        for i in 0..plane {
+            let a = values[z0 * plane + i] as f64;
+            let b = values[z1 * plane + i] as f64;
+            bytes.extend_from_slice(&((a + (b - a) * t).round() as i16).to_le_bytes());
+        }
+    }
+    let spacing = v.spacing;
+    let dz = spacing[2] * (nz - 1) as f64 / (depth - 1) as f64;
+    let header = format!(
+        "NRRD0004\ntype: int16\ndimension: 3\nsizes: {nx} {ny} {depth}\nendian: little\n\
+         encoding: raw\nspace: left-posterior-superior\n\
+         space directions: ({},0,0) (0,{},0) (0,0,{dz})\nspace origin: (0,0,0)\n\n",
+        spacing[0], spacing[1]
+    );
+    let mut file = header.into_bytes();
+    file.extend_from_slice(&bytes);
+    std::fs::write(&path, file).unwrap();
+    path
 }
 
 fn main() {
-    let gpu = Gpu::new().unwrap_or_else(|e| panic!("{e}"));
-    println!("adapter: {}", gpu.describe());
-    println!();
-    println!("| volume | preset | gradient opacity | shading | ms/frame | fps |");
-    println!("|---|---|---|---|---|---|");
+    let now = PathBuf::from(env!("CARGO_BIN_EXE_gradvol"));
+    let base = base_binary();
+    if base.is_none() {
+        eprintln!("no base binary: run scripts/build-base.sh for the base columns");
+    }
+    let binaries: Vec<&Path> = std::iter::once(now.as_path())
+        .chain(base.as_deref())
+        .collect();
     let rows = [
         ("ch2.nii.gz", "MR-Default", false),
-        ("ch2.nii.gz", "MR-Default", true),
         ("ch2.nii.gz", "gradvol-MR-Boundaries", false),
         ("ch2.nii.gz", "gradvol-MR-Boundaries", true),
         ("lung1_image.nrrd", "CT-Bone", true),
         ("lung1_image.nrrd", "gradvol-CT-Bone-Surface", false),
         ("lung1_image.nrrd", "gradvol-CT-Bone-Surface", true),
     ];
-    let mut loaded: Option<(&str, Volume)> = None;
-    // The first orbit of a process runs markedly slower on lavapipe (its threads and caches
-    // warming up), whatever the row; it is drawn once more and only the second time is reported.
-    let rows = std::iter::once((rows[0], false)).chain(rows.map(|r| (r, true)));
-    for ((name, preset, shading), report) in rows {
-        if loaded.as_ref().is_none_or(|(n, _)| *n != name) {
-            loaded = load(name).map(|v| (name, v));
+    println!(
+        "| volume | preset | gradient opacity | shading | base ms/frame | now ms/frame | speed-up | \
+         blocks empty | GPU bytes/voxel |"
+    );
+    println!("|---|---|---|---|---:|---:|---:|---:|---:|");
+    let mut adapter = String::new();
+    for (name, preset, shading) in rows {
+        let Some(path) = data(name) else { continue };
+        let mut kept: Vec<Option<(f64, serde_json::Value)>> = vec![None; binaries.len()];
+        for _ in 0..ROUNDS {
+            for (b, slot) in binaries.iter().zip(kept.iter_mut()) {
+                best(b, &path, preset, shading, slot);
+            }
         }
-        let Some((_, volume)) = &loaded else { continue };
-        let geometry = Geometry::of(volume);
-        let tf = presets::preset(preset, geometry.mean_spacing()).unwrap();
-        let settings = RenderSettings {
-            size: [512, 512],
-            shading: Some(shading),
-            ..RenderSettings::default()
+        let (now_ms, s) = kept[0].clone().unwrap();
+        adapter = s["adapter"].as_str().unwrap_or("").to_string();
+        let dims: Vec<f64> = s["volume_dims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_f64().unwrap())
+            .collect();
+        let voxels: f64 = dims.iter().product();
+        let base_ms = kept.get(1).and_then(|k| k.as_ref().map(|(ms, _)| *ms));
+        let gradient = if preset.starts_with("gradvol-") {
+            "on"
+        } else {
+            "off"
         };
-        let mut renderer = Renderer::new(&gpu, volume, &tf).unwrap();
-        renderer.prepare(&gpu, volume, &settings).unwrap();
-        let ms = orbit_ms(&gpu, &mut renderer, &settings);
-        if !report {
-            continue;
-        }
-        let [nx, ny, nz] = volume.dims;
         println!(
-            "| {name} {nx}x{ny}x{nz} | {preset} | {} | {} | {ms:.0} | {:.2} |",
-            if tf.gradient_is_flat() { "off" } else { "on" },
+            "| {name} {}x{}x{} | {preset} | {gradient} | {} | {} | {now_ms:.0} | {} | {:.0}% | {:.2} |",
+            dims[0],
+            dims[1],
+            dims[2],
             if shading { "on" } else { "off" },
-            1e3 / ms
+            base_ms.map_or("n/a".into(), |ms| format!("{ms:.0}")),
+            base_ms.map_or("n/a".into(), |ms| format!("{:.2}x", ms / now_ms)),
+            100.0 * s["blocks_empty"].as_f64().unwrap() / s["blocks"].as_f64().unwrap(),
+            s["gpu_bytes"].as_f64().unwrap() / voxels,
         );
+    }
+    println!();
+    println!("adapter: {adapter}");
+    println!();
+
+    let Some(lung) = data("lung1_image.nrrd") else {
+        return;
+    };
+    let big = big_ct(&lung);
+    let volume_mb = 2.0 * 512.0 * 512.0 * 384.0 / 1e6;
+    println!(
+        "| 512x512x384 int16 CT ({volume_mb:.0} MB), gradvol-CT-Bone-Surface, shaded | ms/frame | \
+         GPU bytes/voxel | host MB beyond the volume | blocks empty | TF edit: classify ms |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    let mut kept: Vec<Option<(f64, serde_json::Value)>> = vec![None; binaries.len()];
+    for _ in 0..ROUNDS {
+        for (b, slot) in binaries.iter().zip(kept.iter_mut()) {
+            best(b, &big, "gradvol-CT-Bone-Surface", true, slot);
+        }
+    }
+    for (label, k) in ["now", "base"].iter().zip(&kept) {
+        let Some((ms, s)) = k else { continue };
+        let voxels = 512.0 * 512.0 * 384.0;
+        let gpu = s["gpu_bytes"]
+            .as_f64()
+            .map_or("n/a".into(), |b| format!("{:.2}", b / voxels));
+        let host = s["host_peak_mb"]
+            .as_f64()
+            .map_or("n/a".into(), |mb| format!("{:.0}", mb - volume_mb));
+        let empty = match (s["blocks_empty"].as_f64(), s["blocks"].as_f64()) {
+            (Some(e), Some(b)) => format!("{:.0}%", 100.0 * e / b),
+            _ => "n/a".into(),
+        };
+        let classify = s["classify_ms"]
+            .as_f64()
+            .map_or("n/a".into(), |ms| format!("{ms:.1}"));
+        println!("| {label} | {ms:.0} | {gpu} | {host} | {empty} | {classify} |");
     }
 }

@@ -1,23 +1,40 @@
 // Raymarching: one full-screen triangle; each fragment casts a ray through the volume and
 // composites colour + scalar opacity x gradient opacity front to back.
 //
-// Rays are built from the full image's pixel position (tile offset added), so an image drawn in
-// tiles is identical to one drawn whole. The CPU reference in src/render/reference.rs mirrors this
-// file step for step.
+// The volume lives in a brick pool (src/render/pool.rs): each brick of C cells a side has a slot
+// of C + 3 texels (a voxel of border before its cells, two after) holding value and |grad f|
+// (normalised to 0..1), and the page table gives a brick's slot. A ray walks the blocks it crosses (the smaller boxes empty-space skipping is
+// decided on, src/render/classify.rs): an empty block costs one texture load and one jump; in an
+// occupied block the page table is read once and every sample reads the brick's slot directly:
+// one filtered fetch for value and |grad f|, one from the classification table for colour and
+// opacity-corrected alpha (src/render/table.rs), and four more for the shading normal, all
+// inside the slot. Rays are built from the full image's pixel position (tile offset added), so
+// an image drawn in tiles is identical to one drawn whole. The CPU reference in
+// src/render/reference.rs mirrors this file step for step.
+//
+// The blend mode and shading are pipeline constants (one pipeline per combination, built when
+// first used), so a pipeline holds only the code its frames run: a software rasteriser such as
+// lavapipe executes both sides of every branch its lanes disagree on.
+
+override BLEND: u32 = 0u;
+override SHADING: bool = true;
 
 // Keep in sync with RaymarchParams in src/render/params.rs.
 struct Params {
     world_from_clip: mat4x4<f32>,
-    tex_from_world: mat4x4<f32>,
+    voxel_from_world: mat4x4<f32>,
     crop_min: vec4<f32>,
     crop_max: vec4<f32>,
-    texel: vec4<f32>,
+    voxel_max: vec4<f32>,
     background: vec4<f32>,
-    bricks: vec4<f32>,
+    block_cells: vec4<f32>,
+    blocks: vec4<f32>,
+    brick_cells: vec4<f32>,
+    pool_scale: vec4<f32>,
     image_size: vec2<f32>,
     tile_offset: vec2<f32>,
-    scalar_lut: vec2<f32>,
-    gradient_lut: vec2<f32>,
+    value_to_column: vec2<f32>,
+    gradient_to_row: vec2<f32>,
     sample_distance_mm: f32,
     unit_distance_mm: f32,
     blend: u32,
@@ -26,14 +43,12 @@ struct Params {
     diffuse: f32,
     specular: f32,
     specular_power: f32,
-    gradient_constant: f32,
     max_steps: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
-const FLAG_SHADING: u32 = 1u;
-const FLAG_GRADIENT_OPACITY: u32 = 2u;
 const FLAG_JITTER: u32 = 4u;
 const FLAG_TRANSPARENT: u32 = 8u;
 const FLAG_SKIP_EMPTY: u32 = 16u;
@@ -45,29 +60,21 @@ const BLEND_AVERAGE: u32 = 3u;
 
 // Accumulated opacity at which a ray stops: nothing behind can change the 8-bit result.
 const OPAQUE: f32 = 0.99607843; // 1 - 1/255
+// Farther than any ray goes.
+const FAR: f32 = 3.0e38;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var scalar_volume: texture_3d<f32>;
-@group(0) @binding(2) var gradient_volume: texture_3d<f32>;
-@group(0) @binding(3) var volume_sampler: sampler;
-@group(0) @binding(4) var scalar_lut: texture_2d<f32>;
-@group(0) @binding(5) var gradient_lut: texture_2d<f32>;
-@group(0) @binding(6) var occupancy: texture_3d<u32>;
+@group(0) @binding(1) var pool: texture_3d<f32>;
+@group(0) @binding(2) var page_table: texture_3d<u32>;
+@group(0) @binding(3) var occupancy: texture_3d<u32>;
+@group(0) @binding(4) var volume_sampler: sampler;
+@group(0) @binding(5) var scalar_lut: texture_2d<f32>;
+@group(0) @binding(6) var class_table: texture_2d<f32>;
 
-// The brick holding the sample at texture coordinates p (see src/render/bricks.rs).
-fn brick_of(p: vec3<f32>) -> vec3<f32> {
-    let n = vec3<f32>(textureDimensions(scalar_volume));
-    let cell = clamp(floor(p * n - 0.5), vec3<f32>(0.0), n - 1.0);
-    return floor(cell / params.bricks.w);
-}
-
-// Where the ray leaves brick b, in mm along the ray; the outer bricks reach the volume's edge.
-fn brick_exit(o: vec3<f32>, d: vec3<f32>, b: vec3<f32>) -> f32 {
-    let n = vec3<f32>(textureDimensions(scalar_volume));
-    let size = params.bricks.w;
-    let lo_u = select(b * size, vec3<f32>(-0.5), b == vec3<f32>(0.0));
-    let hi_u = select((b + 1.0) * size, n - 0.5, b == params.bricks.xyz - 1.0);
-    return ray_box(o, d, (lo_u + 0.5) / n, (hi_u + 0.5) / n).y;
+// The first texel of the slot a page-table entry names (see src/render/page_table.rs).
+fn slot_origin(entry: u32) -> vec3<f32> {
+    let slot = vec3<u32>(entry & 0x3ffu, (entry >> 10u) & 0x3ffu, (entry >> 20u) & 0x3ffu);
+    return vec3<f32>(slot) * (params.brick_cells.xyz + 3.0);
 }
 
 @vertex
@@ -82,10 +89,23 @@ fn pixel_jitter(pixel: vec2<f32>) -> f32 {
     return fract(52.98292 * fract(dot(pixel, vec2<f32>(0.06711056, 0.00583715))));
 }
 
-// Linear interpolation between the entries of a one-row table, clamped at its ends.
-fn lut_lookup(lut: texture_2d<f32>, mapping: vec2<f32>, x: f32) -> vec4<f32> {
+// The colour and opacity-corrected alpha of a sample of normalised value v and |grad f| g:
+// one filtered fetch from the classification table (src/render/table.rs), whose rows are
+// spaced by the square root of |grad f|.
+fn classify(v: f32, g: f32) -> vec4<f32> {
+    let size = vec2<f32>(textureDimensions(class_table));
+    let position = vec2<f32>(
+        v * params.value_to_column.x + params.value_to_column.y,
+        sqrt(g) * params.gradient_to_row.x,
+    );
+    return textureSampleLevel(class_table, volume_sampler, (position + 0.5) / size, 0.0);
+}
+
+// Linear interpolation between the entries of a one-row table at position x * m.x + m.y,
+// clamped at its ends.
+fn lut_lookup(lut: texture_2d<f32>, m: vec2<f32>, x: f32) -> vec4<f32> {
     let last = f32(textureDimensions(lut).x - 1u);
-    let pos = clamp((x - mapping.x) * mapping.y, 0.0, last);
+    let pos = clamp(x * m.x + m.y, 0.0, last);
     let i = max(min(floor(pos), last - 1.0), 0.0);
     let t = pos - i;
     let a = textureLoad(lut, vec2<i32>(i32(i), 0), 0);
@@ -93,31 +113,35 @@ fn lut_lookup(lut: texture_2d<f32>, mapping: vec2<f32>, x: f32) -> vec4<f32> {
     return a + (b - a) * t;
 }
 
-fn sample_scalar(p: vec3<f32>) -> f32 {
-    return textureSampleLevel(scalar_volume, volume_sampler, p, 0.0).r;
+// The value at local coordinates p of the current slot (base: its first cell's texel centre).
+fn slot_value(base: vec3<f32>, p: vec3<f32>) -> f32 {
+    return textureSampleLevel(pool, volume_sampler, (base + p) * params.pool_scale.xyz, 0.0).r;
 }
 
-// The gradient at p in world units, from central differences one voxel either way.
-fn world_gradient(p: vec3<f32>) -> vec3<f32> {
-    let dx = vec3<f32>(params.texel.x, 0.0, 0.0);
-    let dy = vec3<f32>(0.0, params.texel.y, 0.0);
-    let dz = vec3<f32>(0.0, 0.0, params.texel.z);
-    let g_tex = vec3<f32>(
-        sample_scalar(p + dx) - sample_scalar(p - dx),
-        sample_scalar(p + dy) - sample_scalar(p - dy),
-        sample_scalar(p + dz) - sample_scalar(p - dz),
-    ) / (2.0 * params.texel.xyz);
-    let a = mat3x3<f32>(
-        params.tex_from_world[0].xyz,
-        params.tex_from_world[1].xyz,
-        params.tex_from_world[2].xyz,
+// The gradient at a sample in world units (up to the value normalisation, which the normal
+// does not need), from the four corners of a tetrahedron half a voxel around it: second-order
+// accurate like central differences, with four fetches instead of six, all inside the
+// sample's slot (lo and hi: where the stencil clamps, the slot's borders or the volume's
+// edges).
+fn world_gradient(base: vec3<f32>, local: vec3<f32>, lo: vec3<f32>, hi: vec3<f32>) -> vec3<f32> {
+    let a = vec3<f32>(1.0, 1.0, 1.0);
+    let b = vec3<f32>(1.0, -1.0, -1.0);
+    let c = vec3<f32>(-1.0, 1.0, -1.0);
+    let d = vec3<f32>(-1.0, -1.0, 1.0);
+    let g_voxel = slot_value(base, clamp(local + 0.5 * a, lo, hi)) * a
+        + slot_value(base, clamp(local + 0.5 * b, lo, hi)) * b
+        + slot_value(base, clamp(local + 0.5 * c, lo, hi)) * c
+        + slot_value(base, clamp(local + 0.5 * d, lo, hi)) * d;
+    let m = mat3x3<f32>(
+        params.voxel_from_world[0].xyz,
+        params.voxel_from_world[1].xyz,
+        params.voxel_from_world[2].xyz,
     );
-    return transpose(a) * g_tex;
+    return transpose(m) * g_voxel;
 }
 
 // Phong with a headlight and two-sided normals, as VTK shades volumes.
-fn shade(color: vec3<f32>, p: vec3<f32>, view_dir: vec3<f32>) -> vec3<f32> {
-    let g = world_gradient(p);
+fn shade(color: vec3<f32>, g: vec3<f32>, view_dir: vec3<f32>) -> vec3<f32> {
     let len = length(g);
     if len <= 1e-20 {
         return color * params.ambient;
@@ -170,8 +194,9 @@ fn fs_raymarch(@builtin(position) frag: vec4<f32>) -> @location(0) vec4<f32> {
     let near = unproject(pixel, 0.0);
     let far = unproject(pixel, 1.0);
     let dir = normalize(far - near);
-    let o = (params.tex_from_world * vec4<f32>(near, 1.0)).xyz;
-    let d = (params.tex_from_world * vec4<f32>(dir, 0.0)).xyz;
+    // The ray in voxel coordinates: o + t d, t in mm.
+    let o = (params.voxel_from_world * vec4<f32>(near, 1.0)).xyz;
+    let d = (params.voxel_from_world * vec4<f32>(dir, 0.0)).xyz;
     let span = ray_box(o, d, params.crop_min.xyz, params.crop_max.xyz);
     if span.y <= span.x {
         return finish(vec4<f32>(0.0));
@@ -180,80 +205,123 @@ fn fs_raymarch(@builtin(position) frag: vec4<f32>) -> @location(0) vec4<f32> {
     if (params.flags & FLAG_JITTER) != 0u {
         jitter = pixel_jitter(floor(pixel));
     }
+    let t0 = span.x;
+    let t1 = span.y;
     let ds = params.sample_distance_mm;
-    let steps = min(u32(ceil((span.y - span.x) / ds)), params.max_steps);
+    let steps = min(u32(ceil((t1 - t0) / ds)), params.max_steps);
     let view_dir = -dir;
+    let skip = (params.flags & FLAG_SKIP_EMPTY) != 0u;
+    let brick_cells = params.brick_cells.xyz;
+    let block_cells = params.block_cells.xyz;
+    let last_block = params.blocks.xyz - 1.0;
+    let upward = d > vec3<f32>(0.0);
+    let still = d == vec3<f32>(0.0);
+    let d_safe = select(d, vec3<f32>(1.0), still);
 
     var acc = vec4<f32>(0.0);
-    var extreme = select(-3.4e38, 3.4e38, params.blend == BLEND_MINIMUM);
+    var extreme = select(-3.4e38, 3.4e38, BLEND == BLEND_MINIMUM);
     var sum = 0.0;
     var count = 0.0;
+    // Segment k covers [t0 + k ds, t0 + (k + 1) ds] (the last one ends at t1); its sample sits
+    // a jittered fraction into it.
     var k = 0u;
+    // The block the ray is in: samples up to k_end - 1 lie in it.
+    var k_end = 0u;
+    var origin = vec3<f32>(0.0);
+    var base = vec3<f32>(0.0);
+    var local_max = vec3<f32>(0.0);
+    var stencil_min = vec3<f32>(0.0);
+    var stencil_max = vec3<f32>(0.0);
     loop {
         if k >= steps {
             break;
         }
-        // Segment k covers [start, end]; its sample sits a jittered fraction into it.
-        let start = span.x + f32(k) * ds;
-        let end = min(start + ds, span.y);
-        let segment = end - start;
-        let p = o + (start + jitter * segment) * d;
-        k += 1u;
-        if (params.flags & FLAG_SKIP_EMPTY) != 0u {
-            let b = brick_of(p);
-            if textureLoad(occupancy, vec3<i32>(b), 0).r == 0u {
-                // Every sample up to the brick's exit is transparent: jump to the first segment
-                // whose start is past it (one earlier, to stay clear of rounding).
-                let exit = brick_exit(o, d, b);
-                k = max(k, u32(max(floor((exit - span.x) / ds), 0.0)));
+        if k >= k_end {
+            // Sample k starts a new block: step over empty blocks (one texture load each) to
+            // the next one a sample may see, note where the ray leaves it (the outer blocks
+            // reach the volume's edge, so a ray never leaves through them) and find its brick's
+            // slot.
+            var block = vec3<f32>(0.0);
+            loop {
+                let u_first = clamp(o + min(t0 + (f32(k) + jitter) * ds, t1) * d, vec3<f32>(0.0), params.voxel_max.xyz);
+                block = min(floor(u_first / block_cells), last_block);
+                let plane = select(block, block + 1.0, upward) * block_cells;
+                let open = select(block == vec3<f32>(0.0), block == last_block, upward) | still;
+                let t_axis = select((plane - o) / d_safe, vec3<f32>(FAR), open);
+                let t_exit = min(min(t_axis.x, t_axis.y), t_axis.z);
+                k_end = steps;
+                if t_exit < t1 {
+                    k_end = clamp(u32(max(ceil((t_exit - t0) / ds - jitter), 0.0)), k + 1u, steps);
+                }
+                if !skip || textureLoad(occupancy, vec3<i32>(block), 0).r != 0u {
+                    break;
+                }
+                k = k_end;
+                if k >= steps {
+                    break;
+                }
+            }
+            if k >= steps {
+                break;
+            }
+            let brick = floor(block * block_cells / brick_cells);
+            origin = brick * brick_cells;
+            let entry = textureLoad(page_table, vec3<i32>(brick), 0).r;
+            // Texel centres: the slot's border voxel first, so local coordinate 0 is texel 1.
+            base = slot_origin(entry) + 1.5;
+            local_max = min(brick_cells, params.voxel_max.xyz - origin);
+            // Where the normal's stencil clamps: the slot's borders, or the volume's edges.
+            stencil_min = select(vec3<f32>(-1.0), vec3<f32>(0.0), origin == vec3<f32>(0.0));
+            stencil_max = min(brick_cells + 1.0, params.voxel_max.xyz - origin);
+        }
+        {
+            let u = o + min(t0 + (f32(k) + jitter) * ds, t1) * d;
+            k += 1u;
+            let local = clamp(u - origin, vec3<f32>(0.0), local_max);
+            let s = textureSampleLevel(pool, volume_sampler, (base + local) * params.pool_scale.xyz, 0.0).rg;
+            let v = s.r;
+            if BLEND == BLEND_MAXIMUM {
+                extreme = max(extreme, v);
                 continue;
             }
-        }
-        let v = sample_scalar(p);
-        if params.blend == BLEND_MAXIMUM {
-            extreme = max(extreme, v);
-            continue;
-        }
-        if params.blend == BLEND_MINIMUM {
-            extreme = min(extreme, v);
-            continue;
-        }
-        if params.blend == BLEND_AVERAGE {
-            sum += v;
-            count += 1.0;
-            continue;
-        }
-        let rgba = lut_lookup(scalar_lut, params.scalar_lut, v);
-        var alpha = rgba.a * params.gradient_constant;
-        if alpha <= 0.0 {
-            continue;
-        }
-        if (params.flags & FLAG_GRADIENT_OPACITY) != 0u {
-            let g = textureSampleLevel(gradient_volume, volume_sampler, p, 0.0).r;
-            alpha *= lut_lookup(gradient_lut, params.gradient_lut, g).r;
+            if BLEND == BLEND_MINIMUM {
+                extreme = min(extreme, v);
+                continue;
+            }
+            if BLEND == BLEND_AVERAGE {
+                sum += v;
+                count += 1.0;
+                continue;
+            }
+            let rgba = classify(v, s.g);
+            var alpha = rgba.a;
             if alpha <= 0.0 {
                 continue;
             }
-        }
-        // Opacity correction: alpha is per unit distance; this segment is `segment` long.
-        alpha = 1.0 - pow(max(1.0 - alpha, 0.0), segment / params.unit_distance_mm);
-        var color = rgba.rgb;
-        if (params.flags & FLAG_SHADING) != 0u {
-            color = shade(color, p, view_dir);
-        }
-        let w = (1.0 - acc.a) * alpha;
-        acc += vec4<f32>(color * w, w);
-        if acc.a >= OPAQUE {
-            break;
+            // The table's alpha is corrected for a whole segment of ds; the last one may be
+            // shorter.
+            if k == steps {
+                let segment = min(ds, t1 - (t0 + f32(k - 1u) * ds));
+                alpha = 1.0 - pow(max(1.0 - alpha, 0.0), segment / ds);
+            }
+            var color = rgba.rgb;
+            if SHADING {
+                color = shade(color, world_gradient(base, local, stencil_min, stencil_max), view_dir);
+            }
+            let w = (1.0 - acc.a) * alpha;
+            acc += vec4<f32>(color * w, w);
+            if acc.a >= OPAQUE {
+                break;
+            }
         }
     }
-    if params.blend == BLEND_COMPOSITE {
+    if BLEND == BLEND_COMPOSITE {
         return finish(acc);
     }
     var value = extreme;
-    if params.blend == BLEND_AVERAGE {
+    if BLEND == BLEND_AVERAGE {
         value = sum / max(count, 1.0);
     }
-    let rgba = lut_lookup(scalar_lut, params.scalar_lut, value);
+    let rgba = lut_lookup(scalar_lut, params.value_to_column, value);
     return finish(vec4<f32>(rgba.rgb * rgba.a, rgba.a));
 }

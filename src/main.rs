@@ -108,7 +108,8 @@ struct RenderArgs {
     /// A built-in transfer function (`gradvol presets` lists them).
     #[arg(long, value_name = "NAME")]
     preset: Option<String>,
-    /// Image size in pixels, any size up to 16384 per side (drawn in tiles).
+    /// Image size in pixels, any size up to 65535 per side (drawn in tiles, written to the PNG
+    /// band by band).
     #[arg(long, value_name = "WxH", value_parser = parse_size)]
     size: Option<[u32; 2]>,
     /// Where the camera stands.
@@ -153,6 +154,9 @@ struct RenderArgs {
     /// Sample every ray at the same offset (deterministic, shows wood-grain artefacts).
     #[arg(long)]
     no_jitter: bool,
+    /// Step over blocks the transfer function leaves empty (same image; off to compare).
+    #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+    empty_space_skipping: Option<bool>,
     /// Also render an N-frame orbit after the image and report the median frame time.
     #[arg(long, value_name = "N")]
     frames: Option<u32>,
@@ -196,6 +200,7 @@ impl RenderArgs {
         render.shading = self.shading.or(render.shading);
         render.crop = self.crop.unwrap_or(render.crop);
         render.jitter &= !self.no_jitter;
+        render.skip_empty_space = self.empty_space_skipping.unwrap_or(render.skip_empty_space);
         scene.validate().map_err(anyhow::Error::msg)?;
         Ok(scene)
     }

@@ -25,8 +25,23 @@ pub enum PngError {
 
 /// Writes `image` as an 8-bit RGBA PNG with `scene_json` in its metadata, atomically.
 pub fn write_png(path: &Path, image: &Image, scene_json: &str) -> Result<(), PngError> {
+    write_png_rows(path, [image.width, image.height], scene_json, |rows| {
+        rows.write_all(&image.rgba)
+    })
+}
+
+/// Writes a `width` x `height` 8-bit RGBA PNG with `scene_json` in its metadata, atomically,
+/// its pixels streamed: `fill` writes the rows, top first, into the compressor as they come,
+/// so an image far larger than memory can be written a band at a time. A failure (from `fill`
+/// too) leaves nothing behind.
+pub fn write_png_rows(
+    path: &Path,
+    [width, height]: [u32; 2],
+    scene_json: &str,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), PngError> {
     let encode = |w: &mut dyn Write| -> std::io::Result<()> {
-        let mut encoder = png::Encoder::new(w, image.width, image.height);
+        let mut encoder = png::Encoder::new(w, width, height);
         encoder.set_color(png::ColorType::Rgba);
         encoder.set_depth(png::BitDepth::Eight);
         encoder.set_compression(png::Compression::Fast);
@@ -37,9 +52,11 @@ pub fn write_png(path: &Path, image: &Image, scene_json: &str) -> Result<(), Png
             .add_text_chunk("Software".to_string(), "gradvol".to_string())
             .map_err(std::io::Error::other)?;
         let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
-        writer
-            .write_image_data(&image.rgba)
+        let mut rows = writer
+            .stream_writer_with_size(1 << 20)
             .map_err(std::io::Error::other)?;
+        fill(&mut rows)?;
+        rows.finish().map_err(std::io::Error::other)?;
         writer.finish().map_err(std::io::Error::other)
     };
     crate::atomic::write_atomically(path, encode).map_err(|source| PngError::Write {

@@ -12,8 +12,9 @@ use crate::camera::Camera;
 use crate::gradient::Operator;
 use crate::tf::{TransferFunction, presets};
 
-/// Largest image side `gradvol render` accepts.
-pub const MAX_IMAGE_SIDE: u32 = 16384;
+/// Largest image side `gradvol render` and the viewer's screenshots accept (PNG allows more;
+/// beyond this an image is more than 17 GB).
+pub const MAX_IMAGE_SIDE: u32 = 65535;
 
 /// How samples along a ray combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]

@@ -42,6 +42,14 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `gradvol render` of the chest CT into `output` with `extra` options: its summary.
+fn render_lung(output: &Path, extra: &[&str]) -> serde_json::Value {
+    let lung = lung();
+    let mut args = vec!["render", &lung, "-o", path(output)];
+    args.extend_from_slice(extra);
+    summary(&gradvol(&args))
+}
+
 #[test]
 fn a_rendered_png_carries_its_scene_and_reproduces_from_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -184,8 +192,8 @@ fn bad_requests_fail_with_one_line_and_write_nothing() {
         (vec!["--tf", &non_monotone], "increasing order"),
         (vec!["--tf", &nan], "invalid transfer function"),
         (vec!["--tf", &alpha], "alpha 1.5 outside 0..1"),
-        (vec!["--size", "100000x10"], "outside 1..16384"),
-        (vec!["--size", "0x10"], "outside 1..16384"),
+        (vec!["--size", "70000x10"], "outside 1..65535"),
+        (vec!["--size", "0x10"], "outside 1..65535"),
         (vec!["--sample-distance", "-1"], "sample distance"),
         (vec!["--crop", "0.5,0,0,0.2,1,1"], "crop"),
         (vec!["--size", "4000x100", "--frames", "3"], "--frames"),
@@ -207,6 +215,10 @@ fn bad_requests_fail_with_one_line_and_write_nothing() {
         );
         assert!(!out.exists(), "{extra:?} wrote an image");
     }
+    // A switch that is neither on nor off: clap's usage error (exit 2).
+    let maybe = gradvol(&["render", &lung, "-o", o, "--empty-space-skipping", "maybe"]);
+    assert_eq!(maybe.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&maybe.stderr).contains("on"));
     // Not a PNG name, and no volume at all.
     let jpg = dir.path().join("x.jpg");
     assert_eq!(
@@ -216,6 +228,20 @@ fn bad_requests_fail_with_one_line_and_write_nothing() {
     let none = gradvol(&["render", "-o", o]);
     assert!(String::from_utf8_lossy(&none.stderr).contains("no volume given"));
     assert!(!out.exists() && !jpg.exists());
+}
+
+#[test]
+fn images_wider_than_16384_pixels_are_written() {
+    // 17000 x 200: nine tiles across, written to the PNG as it is drawn; the CT sits in the
+    // middle, framed by the image's height.
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("wide.png");
+    let s = render_lung(&output, &["--preset", "CT-Bone", "--size", "17000x200"]);
+    assert_eq!(s["size"], serde_json::json!([17000, 200]));
+    let image = read_png(&output).unwrap();
+    assert_eq!((image.width, image.height), (17000, 200));
+    let lit = image.rgba.chunks(4).filter(|p| p[..3] != [0, 0, 0]).count();
+    assert!(lit > 2000, "the CT crosses the strip: {lit} pixels");
 }
 
 #[test]
@@ -230,16 +256,17 @@ fn presets_lists_slicers_and_ours_and_shows_one_as_a_usable_tf() {
 }
 
 #[test]
-fn a_volume_over_the_texture_limit_renders_box_averaged_with_a_note() {
-    // 5000 voxels along x exceeds every adapter's 3-D texture limit (lavapipe 4096, GL 2048).
+fn a_volume_longer_than_the_texture_limit_renders_whole_in_a_folded_pool() {
+    // 5000 voxels along x exceed every adapter's 3-D texture limit (lavapipe 4096, GL 2048):
+    // the 40 bricks of 128 cells in a row are folded into a pool that fits, at full resolution. The values
+    // rise along x, so a maximum projection seen from above is a ramp across the image, in
+    // order only if every brick's page-table entry leads to its own slot.
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("long.nrrd");
-    let (nx, ny, nz) = (5000usize, 6usize, 6usize);
+    let (nx, ny, nz) = (5000usize, 40usize, 4usize);
     let mut bytes = Vec::with_capacity(4 * nx * ny * nz);
     for i in 0..nx * ny * nz {
-        let (y, z) = ((i / nx) % ny, i / (nx * ny));
-        let inside = (1..5).contains(&y) && (1..5).contains(&z);
-        bytes.extend_from_slice(&(if inside { 1.0f32 } else { 0.0 }).to_le_bytes());
+        bytes.extend_from_slice(&((i % nx) as f32 / nx as f32).to_le_bytes());
     }
     common::write_attached(
         &input,
@@ -249,6 +276,12 @@ fn a_volume_over_the_texture_limit_renders_box_averaged_with_a_note() {
         ),
         &bytes,
     );
+    let tf = dir.path().join("ramp.json");
+    std::fs::write(
+        &tf,
+        r#"{"scalar_opacity": [[0, 1], [1, 1]], "color": [[0, 0, 0, 0], [1, 1, 1, 1]]}"#,
+    )
+    .unwrap();
     let output = dir.path().join("long.png");
     let out = gradvol(&[
         "render",
@@ -256,25 +289,77 @@ fn a_volume_over_the_texture_limit_renders_box_averaged_with_a_note() {
         "-o",
         path(&output),
         "--size",
-        "64x32",
+        "256x64",
+        "--view",
+        "superior",
+        "--ortho",
+        "--blend",
+        "maximum",
+        "--tf",
+        path(&tf),
     ]);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let s = summary(&out);
-    assert!(
-        stderr.contains("exceeds this GPU's largest 3-D texture") && stderr.contains("box average"),
-        "{stderr}"
-    );
-    assert_eq!(s["downsampled"], true, "{s}");
-    let dims: Vec<u64> = s["volume_dims"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap())
-        .collect();
-    assert!(
-        dims[0] < 5000 && dims[0] >= 1250 && dims[1..] == [6, 6],
-        "{dims:?}"
-    );
+    assert_eq!(s["downsampled"], false, "{s}");
+    assert_eq!(s["volume_dims"], serde_json::json!([5000, 40, 4]));
+    assert_eq!(s["bricks"], 40);
     let image = read_png(&output).unwrap();
-    assert_eq!((image.width, image.height), (64, 32));
+    let row = image.height / 2;
+    let reds: Vec<u8> = (0..image.width)
+        .map(|x| image.rgba[4 * (row * image.width + x) as usize])
+        .filter(|&r| r > 0)
+        .collect();
+    assert!(reds.len() > 50, "the bar shows: {} pixels", reds.len());
+    let (first, last) = (reds[0], reds[reds.len() - 1]);
+    assert!(
+        first.abs_diff(last) > 150,
+        "the ramp spans the range: {first}..{last}"
+    );
+    let rising = first < last;
+    assert!(
+        reds.windows(2)
+            .all(|w| (w[0] <= w[1]) == rising || w[0] == w[1]),
+        "in order: {reds:?}"
+    );
+}
+
+#[test]
+fn empty_space_skipping_is_reported_and_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let render = |skip: &str| {
+        let output = dir.path().join(format!("skip-{skip}.png"));
+        let s = render_lung(
+            &output,
+            &[
+                "--preset",
+                "gradvol-CT-Bone-Surface",
+                "--size",
+                "64x64",
+                "--empty-space-skipping",
+                skip,
+            ],
+        );
+        (s, read_png(&output).unwrap())
+    };
+    let (on, image_on) = render("on");
+    let (off, image_off) = render("off");
+    assert_eq!(on["empty_space_skipping"], true);
+    assert_eq!(off["empty_space_skipping"], false);
+    // lung1: 512x512x48 in bricks of 128 x 128 x 47 cells (the 48 slices in one brick);
+    // 16-bit value and |grad f| plus the borders and tables stay under 5 bytes a voxel.
+    assert_eq!(on["brick_size"], serde_json::json!([128, 128, 47]));
+    assert_eq!(on["bricks"], 4 * 4);
+    let voxels = 512.0 * 512.0 * 48.0;
+    let per_voxel = on["gpu_bytes"].as_f64().unwrap() / voxels;
+    assert!(
+        per_voxel > 4.0 && per_voxel < 5.0,
+        "{per_voxel} bytes a voxel"
+    );
+    assert_eq!(on["pool_format"], "rg16unorm");
+    // Air and lung (below the preset's bone window) leave most blocks empty.
+    let (empty, blocks) = (
+        on["blocks_empty"].as_f64().unwrap(),
+        on["blocks"].as_f64().unwrap(),
+    );
+    assert!(empty / blocks > 0.5, "{empty} of {blocks} blocks empty");
+    assert!(image_on == image_off, "skipping changes nothing");
 }

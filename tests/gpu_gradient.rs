@@ -5,10 +5,10 @@ mod common;
 
 use common::*;
 use gradvol::gpu::Gpu;
+use gradvol::gpu::gradient_pass::GradientPass;
+use gradvol::gpu::slabs::{Destination, Output};
+use gradvol::gpu::volume_texture::VolumeTexture;
 use gradvol::gradient::{Operator, cpu};
-use gradvol::render::gradient_pass::GradientPass;
-use gradvol::render::slabs::{Destination, Output};
-use gradvol::render::volume_texture::VolumeTexture;
 use gradvol::volume::{DType, VoxelData};
 
 fn gpu() -> Gpu {

@@ -11,11 +11,11 @@ mod common;
 
 use common::*;
 use gradvol::gpu::Gpu;
+use gradvol::gpu::gradient_pass::GradientPass;
+use gradvol::gpu::stats_pass::StatsPass;
+use gradvol::gpu::volume_texture::VolumeTexture;
 use gradvol::gradient::stats::{FINE_BINS, GradientStats};
 use gradvol::gradient::{Operator, cpu};
-use gradvol::render::gradient_pass::GradientPass;
-use gradvol::render::stats_pass::StatsPass;
-use gradvol::render::volume_texture::VolumeTexture;
 use gradvol::volume::{DType, Volume, VoxelData};
 
 fn gpu() -> Gpu {

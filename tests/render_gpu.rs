@@ -1,42 +1,17 @@
 //! The raymarcher on whatever adapter this machine has (lavapipe in CI) against its CPU
 //! reference and against analytic answers. No adapter is a failure that says what to install.
 
-use glam::DMat3;
+mod common;
+
+use common::render::{compare, gpu, pixel, reference_image, render, renderer, settings, volume};
 use gradvol::camera::{Camera, View};
-use gradvol::gpu::Gpu;
-use gradvol::gradient::{Operator, cpu};
-use gradvol::render::params::{Geometry, Tile, gradient_use};
-use gradvol::render::reference::{self, Field};
-use gradvol::render::renderer::{Image, Renderer};
+use gradvol::gradient::Operator;
+use gradvol::render::params::Geometry;
+use gradvol::render::renderer::{Renderer, RendererOptions};
 use gradvol::scene::{Blend, RenderSettings};
 use gradvol::tf::{Shading, TransferFunction, presets};
+use gradvol::volume::Volume;
 use gradvol::volume::synthetic::{ct_phantom, marschner_lobb, sphere};
-use gradvol::volume::{Decoded, Format, Space, Volume, VoxelData};
-
-fn gpu() -> Gpu {
-    Gpu::new().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn volume(dims: [usize; 3], spacing: [f64; 3], f: impl Fn([usize; 3]) -> f32) -> Volume {
-    let mut values = Vec::new();
-    for z in 0..dims[2] {
-        for y in 0..dims[1] {
-            for x in 0..dims[0] {
-                values.push(f([x, y, z]));
-            }
-        }
-    }
-    Volume::from_geometry(
-        dims,
-        spacing,
-        DMat3::IDENTITY,
-        glam::DVec3::ZERO,
-        Space::Lps,
-        Decoded::scan(VoxelData::Float(values)),
-        Format::Raw,
-    )
-    .unwrap()
-}
 
 fn flat_tf(alpha: f64, unit_distance_mm: f64) -> TransferFunction {
     TransferFunction {
@@ -50,73 +25,6 @@ fn flat_tf(alpha: f64, unit_distance_mm: f64) -> TransferFunction {
         unit_distance_mm,
         effective_range: None,
         interpolation: None,
-    }
-}
-
-fn render(
-    gpu: &Gpu,
-    volume: &Volume,
-    tf: &TransferFunction,
-    camera: &Camera,
-    settings: &RenderSettings,
-) -> Image {
-    let mut r = Renderer::new(gpu, volume, tf).unwrap();
-    r.prepare(gpu, volume, settings).unwrap();
-    r.render_image(gpu, camera, settings).unwrap()
-}
-
-/// The same frame drawn by the CPU reference.
-fn reference_image(
-    volume: &Volume,
-    tf: &TransferFunction,
-    camera: &Camera,
-    settings: &RenderSettings,
-) -> Image {
-    let geometry = Geometry::of(volume);
-    let luts = tf.bake();
-    let [w, h] = settings.size;
-    let tile = Tile {
-        image_size: [w, h],
-        offset: [0, 0],
-    };
-    let params =
-        gradvol::render::params::raymarch_params(&geometry, camera, settings, tf, &luts, tile);
-    let values = volume.data.range_to_f32(0, volume.voxel_count());
-    let gradient =
-        (gradient_use(tf).is_none()).then(|| cpu::gradient_magnitude(volume, settings.gradient));
-    let field = |values| Field {
-        dims: volume.dims,
-        values,
-    };
-    let gradient = gradient.as_deref().map(field);
-    reference::render(&params, field(&values), gradient, &luts, w, h)
-}
-
-/// Worst and mean absolute difference over all channels, and the fraction of channels that
-/// differ by more than 4/255.
-fn compare(a: &Image, b: &Image) -> (u8, f64, f64) {
-    assert_eq!((a.width, a.height), (b.width, b.height));
-    let diffs: Vec<u8> = a
-        .rgba
-        .iter()
-        .zip(&b.rgba)
-        .map(|(x, y)| x.abs_diff(*y))
-        .collect();
-    let worst = *diffs.iter().max().unwrap();
-    let mean = diffs.iter().map(|&d| d as f64).sum::<f64>() / diffs.len() as f64;
-    let over = diffs.iter().filter(|&&d| d > 4).count() as f64 / diffs.len() as f64;
-    (worst, mean, over)
-}
-
-fn pixel(image: &Image, x: u32, y: u32) -> [u8; 4] {
-    let i = 4 * (y * image.width + x) as usize;
-    image.rgba[i..i + 4].try_into().unwrap()
-}
-
-fn settings(size: u32) -> RenderSettings {
-    RenderSettings {
-        size: [size, size],
-        ..RenderSettings::default()
     }
 }
 
@@ -172,8 +80,9 @@ fn gpu_images_match_the_cpu_reference() {
         ("marschner-lobb, shaded", &ml, &ml_tf, ortho, shaded),
     ];
     for (name, volume, tf, camera, settings) in cases {
-        let got = render(&gpu, volume, tf, &camera, &settings);
-        let want = reference_image(volume, tf, &camera, &settings);
+        let mut r = renderer(&gpu, volume, tf, &settings, RendererOptions::default());
+        let got = r.render_image(&gpu, &camera, &settings).unwrap();
+        let want = reference_image(&r, volume, &camera, &settings);
         let (worst, mean, over) = compare(&got, &want);
         // Trilinear filtering in the texture unit and the CPU's float arithmetic round
         // differently; a few isolated pixels near hard edges may differ more.
@@ -285,6 +194,49 @@ fn tiles_join_without_seams() {
     let whole = r.render_image(&gpu, &camera, &s).unwrap();
     let tiled = r.render_image_in_tiles(&gpu, &camera, &s, 48).unwrap();
     assert!(whole == tiled, "tiled image differs from the whole one");
+}
+
+#[test]
+fn large_images_stream_into_the_png_band_by_band() {
+    let gpu = gpu();
+    let phantom = ct_phantom([32, 28, 14], [1.0, 1.0, 2.5], 15.0);
+    let tf = presets::preset("gradvol-CT-Bone-Surface", 1.5).unwrap();
+    let mut s = settings(64);
+    s.size = [300, 170];
+    let camera = Camera::default();
+    let mut r = Renderer::new(&gpu, &phantom, &tf).unwrap();
+    r.prepare(&gpu, &phantom, &s).unwrap();
+    let whole = r.render_image(&gpu, &camera, &s).unwrap();
+    // Bands of 48 rows in tiles of 48 pixels arrive top to bottom, each whole rows.
+    let mut rows = Vec::new();
+    let mut bands = 0;
+    r.render_rows(&gpu, &camera, &s, 48, |band: &[u8]| {
+        assert_eq!(band.len() % (4 * 300), 0);
+        rows.extend_from_slice(band);
+        bands += 1;
+        Ok::<(), gradvol::gpu::GpuError>(())
+    })
+    .unwrap();
+    assert_eq!(bands, 170usize.div_ceil(48));
+    assert!(
+        rows == whole.rgba,
+        "streamed rows differ from the whole image"
+    );
+    // The PNG written while rendering holds the same pixels and the scene.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("streamed.png");
+    r.write_png(&gpu, &camera, &s, &path, r#"{"note": "scene"}"#)
+        .unwrap();
+    let written = gradvol::png_io::read_png(&path).unwrap();
+    assert!(written == whole, "the PNG differs from the image");
+    assert_eq!(
+        gradvol::png_io::read_scene(&path).unwrap(),
+        r#"{"note": "scene"}"#
+    );
+    // A file that cannot be written fails cleanly and leaves nothing.
+    let missing = dir.path().join("no such folder").join("x.png");
+    assert!(r.write_png(&gpu, &camera, &s, &missing, "{}").is_err());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
 #[test]

@@ -5,7 +5,10 @@
 use glam::Vec2;
 use gradvol::camera::{Camera, View};
 use gradvol::gradient::{Operator, cpu};
-use gradvol::render::params::{Geometry, Tile, raymarch_params};
+use gradvol::render::layout::BrickLayout;
+use gradvol::render::params::{Geometry, PoolParams, Tile, raymarch_params};
+use gradvol::render::quantise::Quantisation;
+use gradvol::render::table::ClassTable;
 use gradvol::scene::{Blend, RenderSettings};
 use gradvol::tf::TransferFunction;
 use gradvol::viewer::pick::pick;
@@ -43,12 +46,20 @@ fn params(
         image_size: settings.size,
         offset: [0, 0],
     };
+    // Picking reads the ray and the sample distance; the pool's figures do not matter here.
+    let quantisation = Quantisation::new(volume.range, 1.0);
+    let pool = PoolParams {
+        layout: BrickLayout::new(volume.dims, volume.spacing, None),
+        quantisation,
+        pool_texels: [33; 3],
+    };
     raymarch_params(
         &Geometry::of(volume),
+        &pool,
         camera,
         settings,
         tf,
-        &tf.bake(),
+        &ClassTable::bake(tf, &quantisation, 1.0),
         tile,
     )
 }

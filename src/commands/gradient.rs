@@ -4,13 +4,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use gradvol::gpu::gradient_pass::GradientPass;
+use gradvol::gpu::stats_pass::StatsPass;
+use gradvol::gpu::volume_texture::VolumeTexture;
 use gradvol::gpu::{Gpu, GpuError};
 use gradvol::gradient::boundary::boundary_emphasis;
 use gradvol::gradient::stats::GradientStats;
 use gradvol::gradient::{Operator, cpu};
-use gradvol::render::gradient_pass::GradientPass;
-use gradvol::render::stats_pass::StatsPass;
-use gradvol::render::volume_texture::VolumeTexture;
 use gradvol::volume::{Volume, write_float_volume};
 use serde_json::json;
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use gradvol::camera::Camera;
 use gradvol::gpu::Gpu;
-use gradvol::png_io::{read_scene, write_png};
+use gradvol::png_io::read_scene;
 use gradvol::render::params::Geometry;
 use gradvol::render::renderer::{Renderer, TILE_SIDE, fit_to_device};
 use gradvol::scene::Scene;
@@ -86,18 +86,20 @@ pub fn run(scene: &mut Scene, volume: &Volume, output: &Path, frames: Option<u32
     let mut renderer = Renderer::new(&gpu, volume, &tf)?;
     renderer.prepare(&gpu, volume, &scene.render)?;
     let setup_ms = start.elapsed().as_secs_f64() * 1e3;
+    // The image's scene holds the resolved transfer function, so it reproduces the image even
+    // if a preset changes.
+    let report = renderer.report();
+    let mut stored = scene.clone();
+    stored.transfer_function = Some(tf);
+    let text = serde_json::to_string(&stored)?;
     let start = Instant::now();
-    let image = renderer.render_image(&gpu, &scene.camera, &scene.render)?;
-    let frame_ms = start.elapsed().as_secs_f64() * 1e3;
+    renderer.write_png(&gpu, &scene.camera, &scene.render, output, &text)?;
+    let image_ms = start.elapsed().as_secs_f64() * 1e3;
     let measured = match frames {
         Some(n) => Some(orbit(&gpu, &mut renderer, scene, n)?),
         None => None,
     };
-    // The image's scene holds the resolved transfer function, so it reproduces the image even
-    // if a preset changes.
-    scene.transfer_function = Some(tf);
-    let text = serde_json::to_string(&scene)?;
-    write_png(output, &image, &text)?;
+    *scene = stored;
     let gradient = renderer
         .last_gradient
         .as_ref()
@@ -112,7 +114,18 @@ pub fn run(scene: &mut Scene, volume: &Volume, output: &Path, frames: Option<u32
         "volume_dims": volume.dims,
         "downsampled": fitted.is_some(),
         "setup_ms": setup_ms,
-        "frame_ms": frame_ms,
+        "image_ms": image_ms,
+        "frame_ms": image_ms,
+        "gpu_bytes": report.gpu_bytes,
+        "pool_format": report.pool_format,
+        "brick_size": report.brick_size,
+        "bricks": report.bricks,
+        "bricks_empty": report.bricks_empty,
+        "block_size": report.block_size,
+        "blocks": report.blocks,
+        "blocks_empty": report.blocks_empty,
+        "classify_ms": report.classify_ms,
+        "empty_space_skipping": scene.render.skip_empty_space,
     });
     if let Some(o) = measured {
         summary["frames"] = json!(o.frames);

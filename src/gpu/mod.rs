@@ -1,8 +1,21 @@
 //! GPU access for every pass: one adapter picked on purpose, and a device created with that
-//! adapter's real limits (wgpu's defaults would cap 3-D textures and storage buffers far lower).
+//! adapter's real limits (wgpu's defaults would cap 3-D textures and storage buffers far lower);
+//! and the compute passes that compute |grad f| (central, Sobel, Gaussian) and its statistics
+//! on the GPU. The raymarcher lives in `render/`.
 
 pub mod compute;
+pub mod gaussian_pass;
+pub mod gradient_pass;
 pub mod readback;
+pub mod slabs;
+pub mod stats_pass;
+pub mod volume_texture;
+
+/// The optional features the renderer uses when the adapter has them: 16-bit normalised
+/// textures (the compact brick pool) and filtering of float32 textures (its fallback, and the
+/// compute passes' inputs).
+pub const WANTED_FEATURES: wgpu::Features =
+    wgpu::Features::TEXTURE_FORMAT_16BIT_NORM.union(wgpu::Features::FLOAT32_FILTERABLE);
 
 /// Why no GPU could be used.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +124,7 @@ impl Gpu {
             }
         }
         let adapter = found.ok_or(GpuError::NoAdapter(last_error))?;
-        let features = adapter.features() & wgpu::Features::FLOAT32_FILTERABLE;
+        let features = adapter.features() & WANTED_FEATURES;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("gradvol"),
             required_features: features,

@@ -1,12 +1,18 @@
-//! GPU passes. Each owns its pipelines, built once; per-run values are small uniform writes.
+//! The raymarcher: the volume packed into a brick pool with a page table ([`bricks`],
+//! [`pool`], [`page_table`]), the blocks empty-space skipping decides on ([`layout`],
+//! [`classify`]), the transfer function's tables ([`table`], [`luts`]), the raymarch pass and its uniforms
+//! ([`raymarch`], [`params`]), the [`renderer`] that ties them together and draws images, and
+//! the CPU [`reference`] every GPU image is tested against.
 
 pub mod bricks;
-pub mod gaussian_pass;
-pub mod gradient_pass;
+pub mod classify;
+pub mod layout;
+pub mod luts;
+pub mod page_table;
 pub mod params;
+pub mod pool;
+pub mod quantise;
 pub mod raymarch;
 pub mod reference;
 pub mod renderer;
-pub mod slabs;
-pub mod stats_pass;
-pub mod volume_texture;
+pub mod table;

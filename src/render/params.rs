@@ -6,13 +6,14 @@ use bytemuck::{Pod, Zeroable};
 use glam::{DMat4, DVec3, DVec4};
 
 use crate::camera::Camera;
-use crate::render::bricks::{BRICK, bricks_along};
+use crate::render::layout::BrickLayout;
+use crate::render::quantise::Quantisation;
+use crate::render::table::ClassTable;
 use crate::scene::{Blend, RenderSettings};
-use crate::tf::{Luts, TransferFunction};
+use crate::tf::TransferFunction;
 use crate::volume::{Space, Volume};
 
 pub const FLAG_SHADING: u32 = 1;
-pub const FLAG_GRADIENT_OPACITY: u32 = 2;
 pub const FLAG_JITTER: u32 = 4;
 pub const FLAG_TRANSPARENT: u32 = 8;
 pub const FLAG_SKIP_EMPTY: u32 = 16;
@@ -25,17 +26,28 @@ pub const MAX_STEPS: u32 = 1 << 16;
 #[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
 pub struct RaymarchParams {
     pub world_from_clip: [[f32; 4]; 4],
-    pub tex_from_world: [[f32; 4]; 4],
+    /// LPS millimetres to voxel coordinates (voxel centres at integers).
+    pub voxel_from_world: [[f32; 4]; 4],
+    /// The crop box in voxel coordinates.
     pub crop_min: [f32; 4],
     pub crop_max: [f32; 4],
-    pub texel: [f32; 4],
+    /// The last voxel's coordinates, `n - 1` per axis: samples clamp to `[0, n - 1]`.
+    pub voxel_max: [f32; 4],
     pub background: [f32; 4],
-    /// Bricks per axis (xyz) and cells per brick side (w), for empty-space skipping.
-    pub bricks: [f32; 4],
+    /// Cells per block along each axis.
+    pub block_cells: [f32; 4],
+    /// Blocks per axis.
+    pub blocks: [f32; 4],
+    /// Cells per brick along each axis.
+    pub brick_cells: [f32; 4],
+    /// One over the pool's texels per axis.
+    pub pool_scale: [f32; 4],
     pub image_size: [f32; 2],
     pub tile_offset: [f32; 2],
-    pub scalar_lut: [f32; 2],
-    pub gradient_lut: [f32; 2],
+    /// Scale and offset from a normalised value to a table column.
+    pub value_to_column: [f32; 2],
+    /// Scale from the square root of a normalised |grad f| to a table row (second unused).
+    pub gradient_to_row: [f32; 2],
     pub sample_distance_mm: f32,
     pub unit_distance_mm: f32,
     pub blend: u32,
@@ -44,9 +56,17 @@ pub struct RaymarchParams {
     pub diffuse: f32,
     pub specular: f32,
     pub specular_power: f32,
-    pub gradient_constant: f32,
     pub max_steps: u32,
-    pub _pad: [u32; 2],
+    pub _pad: [u32; 3],
+}
+
+/// What the raymarcher needs to know of the pool a volume was packed into.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolParams {
+    pub layout: BrickLayout,
+    pub quantisation: Quantisation,
+    /// The pool texture's size in texels.
+    pub pool_texels: [usize; 3],
 }
 
 /// Where a volume sits in LPS space: what the camera and the rays need of it.
@@ -83,12 +103,9 @@ impl Geometry {
         (centre, (corner - centre).length().max(1e-6))
     }
 
-    /// Texture coordinates (0..1 over the texels' outer edges) from LPS millimetres.
-    pub fn tex_from_world(&self) -> DMat4 {
-        let n = DVec3::from(self.dims.map(|d| d as f64));
-        DMat4::from_scale(1.0 / n)
-            * DMat4::from_translation(DVec3::splat(0.5))
-            * self.world_from_voxel.inverse()
+    /// Voxel coordinates (voxel centres at integers) from LPS millimetres.
+    pub fn voxel_from_world(&self) -> DMat4 {
+        self.world_from_voxel.inverse()
     }
 
     pub fn mean_spacing(&self) -> f64 {
@@ -115,35 +132,24 @@ pub fn gradient_use(tf: &TransferFunction) -> Option<f32> {
 /// The uniforms for one draw.
 pub fn raymarch_params(
     geometry: &Geometry,
+    pool: &PoolParams,
     camera: &Camera,
     settings: &RenderSettings,
     tf: &TransferFunction,
-    luts: &Luts,
+    table: &ClassTable,
     tile: Tile,
 ) -> RaymarchParams {
     let [w, h] = tile.image_size;
     let (centre, radius) = geometry.bounding_sphere();
     let placed = camera.place(centre, radius, w as f64 / h as f64);
-    let tex_from_world = geometry.tex_from_world();
-    let n = DVec3::from(geometry.dims.map(|d| d as f64));
     let [box_lo, box_hi] = geometry.voxel_box();
     let [crop_lo, crop_hi] = settings.crop.map(DVec3::from);
-    let to_tex = |f: DVec3| (box_lo + (box_hi - box_lo) * f + 0.5) / n;
-    let sample_distance = settings.sample_distance_mm.unwrap_or_else(|| {
-        geometry
-            .spacing
-            .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min)
-    });
+    let to_voxel = |f: DVec3| box_lo + (box_hi - box_lo) * f;
+    let sample_distance = sample_distance(geometry, settings);
     let shading = settings.shading.unwrap_or(tf.shading.shade);
-    let gradient_constant = gradient_use(tf);
     let mut flags = 0;
     if shading {
         flags |= FLAG_SHADING;
-    }
-    if gradient_constant.is_none() {
-        flags |= FLAG_GRADIENT_OPACITY;
     }
     if settings.jitter {
         flags |= FLAG_JITTER;
@@ -157,21 +163,23 @@ pub fn raymarch_params(
     let f32x4 = |v: DVec3, w: f64| DVec4::new(v.x, v.y, v.z, w).as_vec4().to_array();
     let mat = |m: DMat4| m.as_mat4().to_cols_array_2d();
     let [b0, b1, b2] = settings.background;
+    let layout = &pool.layout;
+    let usize3 = |v: [usize; 3]| DVec3::from(v.map(|x| x as f64));
     RaymarchParams {
         world_from_clip: mat(placed.clip_from_world.inverse()),
-        tex_from_world: mat(tex_from_world),
-        crop_min: f32x4(to_tex(crop_lo), 0.0),
-        crop_max: f32x4(to_tex(crop_hi), 0.0),
-        texel: f32x4(1.0 / n, 0.0),
+        voxel_from_world: mat(geometry.voxel_from_world()),
+        crop_min: f32x4(to_voxel(crop_lo), 0.0),
+        crop_max: f32x4(to_voxel(crop_hi), 0.0),
+        voxel_max: f32x4(usize3(geometry.dims) - 1.0, 0.0),
         background: [b0 as f32, b1 as f32, b2 as f32, 1.0],
-        bricks: {
-            let [bx, by, bz] = geometry.dims.map(bricks_along);
-            [bx as f32, by as f32, bz as f32, BRICK as f32]
-        },
+        block_cells: f32x4(usize3(layout.block), 0.0),
+        blocks: f32x4(usize3(layout.blocks), 0.0),
+        brick_cells: f32x4(usize3(layout.brick), 0.0),
+        pool_scale: f32x4(1.0 / usize3(pool.pool_texels), 0.0),
         image_size: [w as f32, h as f32],
         tile_offset: tile.offset.map(|o| o as f32),
-        scalar_lut: luts.scalar.mapping(),
-        gradient_lut: luts.gradient.mapping(),
+        value_to_column: table.value_mapping(&pool.quantisation),
+        gradient_to_row: [table.gradient_scale(&pool.quantisation), 0.0],
         sample_distance_mm: sample_distance as f32,
         unit_distance_mm: tf.unit_distance_mm as f32,
         blend: match settings.blend {
@@ -185,10 +193,30 @@ pub fn raymarch_params(
         diffuse: tf.shading.diffuse as f32,
         specular: tf.shading.specular as f32,
         specular_power: tf.shading.specular_power as f32,
-        gradient_constant: gradient_constant.unwrap_or(1.0),
         max_steps: MAX_STEPS,
-        _pad: [0; 2],
+        _pad: [0; 3],
     }
+}
+
+/// The sample distance over the transfer function's unit distance: what the table's alphas are
+/// corrected for.
+pub fn correction_ratio(
+    geometry: &Geometry,
+    settings: &RenderSettings,
+    tf: &TransferFunction,
+) -> f64 {
+    sample_distance(geometry, settings) / tf.unit_distance_mm
+}
+
+/// The distance between samples in mm: the setting's, else the smallest voxel spacing.
+pub fn sample_distance(geometry: &Geometry, settings: &RenderSettings) -> f64 {
+    settings.sample_distance_mm.unwrap_or_else(|| {
+        geometry
+            .spacing
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+    })
 }
 
 #[cfg(test)]
@@ -197,29 +225,30 @@ mod tests {
 
     #[test]
     fn params_are_laid_out_as_the_shader_expects() {
-        // 2 matrices, 5 vec4s, 2 rows of vec2 pairs, 3 rows of scalars.
+        // 2 matrices, 8 vec4s, 2 rows of vec2 pairs, 3 rows of scalars.
         let size = std::mem::size_of::<RaymarchParams>();
-        assert_eq!(size, 2 * 64 + 5 * 16 + 2 * 16 + 3 * 16);
+        assert_eq!(size, 2 * 64 + 8 * 16 + 2 * 16 + 3 * 16);
         let offsets = [
-            std::mem::offset_of!(RaymarchParams, bricks),
+            std::mem::offset_of!(RaymarchParams, voxel_max),
+            std::mem::offset_of!(RaymarchParams, pool_scale),
             std::mem::offset_of!(RaymarchParams, image_size),
             std::mem::offset_of!(RaymarchParams, sample_distance_mm),
             std::mem::offset_of!(RaymarchParams, ambient),
-            std::mem::offset_of!(RaymarchParams, gradient_constant),
+            std::mem::offset_of!(RaymarchParams, max_steps),
         ];
-        assert_eq!(offsets, [192, 208, 240, 256, 272]);
+        assert_eq!(offsets, [160, 240, 256, 288, 304, 320]);
     }
 
     #[test]
-    fn voxel_centres_map_to_texel_centres() {
+    fn voxel_centres_map_to_integer_coordinates() {
         let g = Geometry {
             dims: [4, 5, 6],
             spacing: [0.5, 1.0, 2.0],
             world_from_voxel: DMat4::from_scale(DVec3::new(0.5, 1.0, 2.0)),
         };
-        let t = g.tex_from_world();
+        let t = g.voxel_from_world();
         let p = t.transform_point3(DVec3::new(0.5 * 3.0, 4.0, 2.0 * 5.0));
-        assert!((p - DVec3::new(3.5 / 4.0, 4.5 / 5.0, 5.5 / 6.0)).length() < 1e-12);
+        assert!((p - DVec3::new(3.0, 4.0, 5.0)).length() < 1e-12);
         let (c, r) = g.bounding_sphere();
         assert!((c - DVec3::new(0.75, 2.0, 5.0)).length() < 1e-12);
         assert!((r - DVec3::new(0.75, 2.0, 5.0).length()).abs() < 1e-12);

@@ -1,75 +1,51 @@
 //! The raymarch pass: a full-screen triangle whose fragment shader (shaders/raymarch.wgsl)
-//! casts one ray per pixel. Built once; a frame is a uniform write and one draw.
+//! casts one ray per pixel. The layout and shader are built once, a pipeline per blend mode and
+//! shading switch when first drawn (the shader's pipeline constants); a frame is a uniform write
+//! and one draw.
+
+use std::collections::HashMap;
 
 use crate::gpu::Gpu;
+use crate::render::luts::LutTextures;
 use crate::render::params::RaymarchParams;
-use crate::tf::{GRADIENT_LUT_SIZE, Lut, Luts, SCALAR_LUT_SIZE};
 
 /// The format every image is drawn in: 8-bit RGBA, values as the transfer function gives them.
 pub const TARGET_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 
-/// The pipeline, its layout and the volume sampler.
+/// What one volume binds: its pool, page table and block occupancy.
+#[derive(Debug, Clone, Copy)]
+pub struct VolumeViews<'a> {
+    pub pool: &'a wgpu::TextureView,
+    pub page_table: &'a wgpu::TextureView,
+    pub occupancy: &'a wgpu::TextureView,
+}
+
+/// The specialisations of the shader: blend mode (0 composite, 1 maximum, 2 minimum,
+/// 3 average, as in [`RaymarchParams::blend`]) and shading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Variant {
+    pub blend: u32,
+    pub shading: bool,
+}
+
+impl Variant {
+    /// The variant a draw with `params` needs (shading only matters when compositing).
+    pub fn of(params: &RaymarchParams) -> Variant {
+        Variant {
+            blend: params.blend,
+            shading: params.blend == 0 && params.flags & crate::render::params::FLAG_SHADING != 0,
+        }
+    }
+}
+
+/// The shader, its layouts, the pipelines built so far and the volume sampler.
 #[derive(Debug)]
 pub struct RaymarchPass {
     pub layout: wgpu::BindGroupLayout,
-    pipeline: wgpu::RenderPipeline,
+    pipeline_layout: wgpu::PipelineLayout,
+    module: wgpu::ShaderModule,
+    pipelines: HashMap<Variant, wgpu::RenderPipeline>,
     sampler: wgpu::Sampler,
-}
-
-/// The transfer function's tables on the GPU: one-row float textures, rewritten on every edit.
-#[derive(Debug)]
-pub struct LutTextures {
-    scalar: wgpu::Texture,
-    gradient: wgpu::Texture,
-    scalar_view: wgpu::TextureView,
-    gradient_view: wgpu::TextureView,
-}
-
-impl LutTextures {
-    pub fn new(gpu: &Gpu) -> LutTextures {
-        let make = |label, width| {
-            gpu.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some(label),
-                size: wgpu::Extent3d {
-                    width,
-                    height: 1,
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rgba32Float,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            })
-        };
-        let scalar = make("LutTextures::scalar", SCALAR_LUT_SIZE as u32);
-        let gradient = make("LutTextures::gradient", GRADIENT_LUT_SIZE as u32);
-        LutTextures {
-            scalar_view: scalar.create_view(&Default::default()),
-            gradient_view: gradient.create_view(&Default::default()),
-            scalar,
-            gradient,
-        }
-    }
-
-    /// Uploads both tables: 80 KiB, the whole cost of a transfer-function edit.
-    pub fn write(&self, gpu: &Gpu, luts: &Luts) {
-        let write = |texture: &wgpu::Texture, lut: &Lut| {
-            gpu.queue.write_texture(
-                texture.as_image_copy(),
-                bytemuck::cast_slice(&lut.entries),
-                wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: None,
-                    rows_per_image: None,
-                },
-                texture.size(),
-            );
-        };
-        write(&self.scalar, &luts.scalar);
-        write(&self.gradient, &luts.gradient);
-    }
 }
 
 impl RaymarchPass {
@@ -92,6 +68,16 @@ impl RaymarchPass {
         };
         let d3 = wgpu::TextureViewDimension::D3;
         let d2 = wgpu::TextureViewDimension::D2;
+        let uint_3d = |binding| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: fragment,
+            ty: wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Uint,
+                view_dimension: d3,
+                multisampled: false,
+            },
+            count: None,
+        };
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("RaymarchPass::bindings"),
             entries: &[
@@ -108,56 +94,22 @@ impl RaymarchPass {
                     count: None,
                 },
                 texture(1, d3, true),
-                texture(2, d3, true),
+                uint_3d(2),
+                uint_3d(3),
                 wgpu::BindGroupLayoutEntry {
-                    binding: 3,
+                    binding: 4,
                     visibility: fragment,
                     ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
                     count: None,
                 },
-                texture(4, d2, false),
                 texture(5, d2, false),
-                wgpu::BindGroupLayoutEntry {
-                    binding: 6,
-                    visibility: fragment,
-                    ty: wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Uint,
-                        view_dimension: d3,
-                        multisampled: false,
-                    },
-                    count: None,
-                },
+                texture(6, d2, true),
             ],
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("RaymarchPass::layout"),
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
-        });
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("RaymarchPass::pipeline"),
-            layout: Some(&pipeline_layout),
-            vertex: wgpu::VertexState {
-                module: &module,
-                entry_point: Some("vs_fullscreen"),
-                compilation_options: Default::default(),
-                buffers: &[],
-            },
-            fragment: Some(wgpu::FragmentState {
-                module: &module,
-                entry_point: Some("fs_raymarch"),
-                compilation_options: Default::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format: TARGET_FORMAT,
-                    blend: None,
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState::default(),
-            multiview_mask: None,
-            cache: None,
         });
         let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
             label: Some("RaymarchPass::volume_sampler"),
@@ -170,65 +122,89 @@ impl RaymarchPass {
         });
         RaymarchPass {
             layout,
-            pipeline,
+            pipeline_layout,
+            module,
+            pipelines: HashMap::new(),
             sampler,
         }
     }
 
-    /// The bindings of one volume (its scalar and |grad f| textures) with its tables.
+    /// The pipeline of `variant`, built on first use.
+    fn pipeline(&mut self, gpu: &Gpu, variant: Variant) -> &wgpu::RenderPipeline {
+        let (layout, module) = (&self.pipeline_layout, &self.module);
+        self.pipelines.entry(variant).or_insert_with(|| {
+            let constants = [
+                ("BLEND", variant.blend as f64),
+                ("SHADING", f64::from(u8::from(variant.shading))),
+            ];
+            let fragment_options = wgpu::PipelineCompilationOptions {
+                constants: &constants,
+                ..Default::default()
+            };
+            gpu.device
+                .create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                    label: Some("RaymarchPass::pipeline"),
+                    layout: Some(layout),
+                    vertex: wgpu::VertexState {
+                        module,
+                        entry_point: Some("vs_fullscreen"),
+                        compilation_options: Default::default(),
+                        buffers: &[],
+                    },
+                    fragment: Some(wgpu::FragmentState {
+                        module,
+                        entry_point: Some("fs_raymarch"),
+                        compilation_options: fragment_options,
+                        targets: &[Some(wgpu::ColorTargetState {
+                            format: TARGET_FORMAT,
+                            blend: None,
+                            write_mask: wgpu::ColorWrites::ALL,
+                        })],
+                    }),
+                    primitive: wgpu::PrimitiveState::default(),
+                    depth_stencil: None,
+                    multisample: wgpu::MultisampleState::default(),
+                    multiview_mask: None,
+                    cache: None,
+                })
+        })
+    }
+
+    /// The bindings of one volume with its tables.
     pub fn bind(
         &self,
         gpu: &Gpu,
         params: &wgpu::Buffer,
-        scalar: &wgpu::TextureView,
-        gradient: &wgpu::TextureView,
+        volume: VolumeViews,
         luts: &LutTextures,
-        occupancy: &wgpu::TextureView,
     ) -> wgpu::BindGroup {
         let view = wgpu::BindingResource::TextureView;
+        let entry = |binding, resource| wgpu::BindGroupEntry { binding, resource };
         gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("RaymarchPass::bind_group"),
             layout: &self.layout,
             entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: view(scalar),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: view(gradient),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: wgpu::BindingResource::Sampler(&self.sampler),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 4,
-                    resource: view(&luts.scalar_view),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 5,
-                    resource: view(&luts.gradient_view),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 6,
-                    resource: view(occupancy),
-                },
+                entry(0, params.as_entire_binding()),
+                entry(1, view(volume.pool)),
+                entry(2, view(volume.page_table)),
+                entry(3, view(volume.occupancy)),
+                entry(4, wgpu::BindingResource::Sampler(&self.sampler)),
+                entry(5, view(&luts.scalar_view)),
+                entry(6, view(&luts.table.view)),
             ],
         })
     }
 
     /// Records one draw into `target`.
     pub fn draw(
-        &self,
+        &mut self,
+        gpu: &Gpu,
         encoder: &mut wgpu::CommandEncoder,
         target: &wgpu::TextureView,
         bindings: &wgpu::BindGroup,
+        variant: Variant,
     ) {
+        let pipeline = self.pipeline(gpu, variant);
         let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
             label: Some("RaymarchPass::draw"),
             color_attachments: &[Some(wgpu::RenderPassColorAttachment {
@@ -245,7 +221,7 @@ impl RaymarchPass {
             occlusion_query_set: None,
             multiview_mask: None,
         });
-        pass.set_pipeline(&self.pipeline);
+        pass.set_pipeline(pipeline);
         pass.set_bind_group(0, bindings, &[]);
         pass.draw(0..3, 0..1);
     }

@@ -1,45 +1,46 @@
 //! The CPU reference of shaders/raymarch.wgsl: the same rays, samples, tables and compositing,
-//! step for step in f32, with trilinear sampling done by hand. Slow and simple; the tests compare
-//! the GPU's images with it.
+//! step for step in f32, with trilinear sampling done by hand. It samples the volume unbricked
+//! (every voxel's normalised value and |grad f| in one array), so comparing the GPU's images
+//! with it also checks that the bricks, their borders and the page table add nothing and lose
+//! nothing; and it visits every sample, so it also checks that skipping empty blocks changes
+//! nothing. Slow and simple.
 
 use glam::{Mat3, Mat4, Vec2, Vec3, Vec4, Vec4Swizzles};
 
-use crate::render::params::{
-    FLAG_GRADIENT_OPACITY, FLAG_JITTER, FLAG_SHADING, FLAG_TRANSPARENT, RaymarchParams,
-};
+use crate::render::params::{FLAG_JITTER, FLAG_SHADING, FLAG_TRANSPARENT, RaymarchParams};
 use crate::render::renderer::Image;
-use crate::tf::Luts;
+use crate::render::table::ClassTable;
 
 const OPAQUE: f32 = 1.0 - 1.0 / 255.0;
 
-/// A float volume, x fastest, sampled like a clamp-to-edge linear texture.
+/// A volume of normalised (value, |grad f|) pairs, x fastest, sampled like a clamp-to-edge
+/// linear texture: what the brick pool holds, without the bricks.
 #[derive(Debug, Clone, Copy)]
 pub struct Field<'a> {
     pub dims: [usize; 3],
-    pub values: &'a [f32],
+    pub texels: &'a [[f32; 2]],
 }
 
 impl Field<'_> {
-    /// Trilinear interpolation at texture coordinates `p` (0..1 over the texels' outer edges).
-    pub fn sample(&self, p: Vec3) -> f32 {
-        trilinear(self.dims, p, |i| self.values[i])
+    /// Trilinear interpolation of both channels at voxel coordinates `u`.
+    pub fn sample(&self, u: Vec3) -> [f32; 2] {
+        [0, 1].map(|c| trilinear(self.dims, u, |i| self.texels[i][c]))
     }
 }
 
-/// Trilinear interpolation, clamped to the edges like a texture, of the voxels `at(index)`
-/// (x fastest) of a `dims` grid at texture coordinates `p` (0..1 over the texels' outer edges).
-pub fn trilinear(dims: [usize; 3], p: Vec3, at: impl Fn(usize) -> f32) -> f32 {
+/// Trilinear interpolation of the voxels `at(index)` (x fastest) of a `dims` grid at voxel
+/// coordinates `u` (voxel centres at integers), clamped to the grid like a texture.
+pub fn trilinear(dims: [usize; 3], u: Vec3, at: impl Fn(usize) -> f32) -> f32 {
     let mut lo = [0usize; 3];
     let mut hi = [0usize; 3];
     let mut t = [0f32; 3];
     for a in 0..3 {
-        let n = dims[a];
-        let x = p[a] * n as f32 - 0.5;
+        let last = (dims[a] - 1) as f32;
+        let x = u[a].clamp(0.0, last);
         let f = x.floor();
         t[a] = x - f;
-        let clamp = |i: f32| i.clamp(0.0, (n - 1) as f32) as usize;
-        lo[a] = clamp(f);
-        hi[a] = clamp(f + 1.0);
+        lo[a] = f as usize;
+        hi[a] = (f + 1.0).min(last) as usize;
     }
     let mut sum = 0.0;
     for corner in 0..8 {
@@ -59,11 +60,6 @@ pub fn trilinear(dims: [usize; 3], p: Vec3, at: impl Fn(usize) -> f32) -> f32 {
     sum
 }
 
-fn lookup(lut: &crate::tf::Lut, mapping: [f32; 2], x: f32) -> Vec4 {
-    debug_assert_eq!(mapping, lut.mapping());
-    Vec4::from_array(lut.lookup(x))
-}
-
 fn pixel_jitter(pixel: Vec2) -> f32 {
     let inner = (pixel.dot(Vec2::new(0.06711056, 0.00583715))).fract();
     (52.98292 * inner).fract()
@@ -72,16 +68,15 @@ fn pixel_jitter(pixel: Vec2) -> f32 {
 /// Renders the pixels of the tile `params` describes (`width` x `height` of them).
 pub fn render(
     params: &RaymarchParams,
-    scalar: Field,
-    gradient: Option<Field>,
-    luts: &Luts,
+    field: Field,
+    table: &ClassTable,
     width: u32,
     height: u32,
 ) -> Image {
     let mut rgba = Vec::with_capacity(4 * (width * height) as usize);
     for y in 0..height {
         for x in 0..width {
-            let c = pixel(params, scalar, gradient, luts, x, y);
+            let c = pixel(params, field, table, x, y);
             rgba.extend(
                 c.to_array()
                     .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8),
@@ -95,11 +90,11 @@ pub fn render(
     }
 }
 
-/// The part of a pixel's ray inside the crop box, in texture coordinates; `t` is in mm.
+/// The part of a pixel's ray inside the crop box, in voxel coordinates; `t` is in mm.
 #[derive(Debug, Clone, Copy)]
 pub struct Ray {
     pub origin: Vec3,
-    /// Texture coordinates per mm along the ray.
+    /// Voxel coordinates per mm along the ray.
     pub direction: Vec3,
     /// Unit direction in world space (LPS mm).
     pub world_direction: Vec3,
@@ -111,7 +106,7 @@ pub struct Ray {
 /// to the crop box; `None` when it misses.
 pub fn ray(p: &RaymarchParams, pixel: Vec2) -> Option<Ray> {
     let world_from_clip = Mat4::from_cols_array_2d(&p.world_from_clip);
-    let tex_from_world = Mat4::from_cols_array_2d(&p.tex_from_world);
+    let voxel_from_world = Mat4::from_cols_array_2d(&p.voxel_from_world);
     let unproject = |depth: f32| {
         let ndc = Vec2::new(
             2.0 * pixel.x / p.image_size[0] - 1.0,
@@ -121,8 +116,8 @@ pub fn ray(p: &RaymarchParams, pixel: Vec2) -> Option<Ray> {
     };
     let near = unproject(0.0);
     let dir = (unproject(1.0) - near).normalize();
-    let o = tex_from_world.transform_point3(near);
-    let d = tex_from_world.transform_vector3(dir);
+    let o = voxel_from_world.transform_point3(near);
+    let d = voxel_from_world.transform_vector3(dir);
     let lo = Vec4::from_array(p.crop_min).xyz();
     let hi = Vec4::from_array(p.crop_max).xyz();
     let inv = d.recip();
@@ -138,17 +133,15 @@ pub fn ray(p: &RaymarchParams, pixel: Vec2) -> Option<Ray> {
     })
 }
 
-fn pixel(
-    p: &RaymarchParams,
-    scalar: Field,
-    gradient: Option<Field>,
-    luts: &Luts,
-    x: u32,
-    y: u32,
-) -> Vec4 {
+/// Where sample `k` of a ray spanning `[t_near, t_far]` sits, in mm along it.
+pub fn sample_t(ray: &Ray, k: u32, sample_distance: f32, jitter: f32) -> f32 {
+    (ray.t_near + (k as f32 + jitter) * sample_distance).min(ray.t_far)
+}
+
+fn pixel(p: &RaymarchParams, field: Field, table: &ClassTable, x: u32, y: u32) -> Vec4 {
     let pixel = Vec2::new(x as f32 + 0.5, y as f32 + 0.5) + Vec2::from_array(p.tile_offset);
     let ray = ray(p, pixel);
-    let tex_from_world = Mat4::from_cols_array_2d(&p.tex_from_world);
+    let voxel_from_world = Mat4::from_cols_array_2d(&p.voxel_from_world);
     let finish = |c: Vec4| {
         if p.flags & FLAG_TRANSPARENT != 0 {
             if c.w <= 0.0 {
@@ -160,14 +153,12 @@ fn pixel(
             (c.xyz() + (1.0 - c.w) * Vec4::from_array(p.background).xyz()).extend(1.0)
         }
     };
-    let Some(Ray {
-        origin: o,
-        direction: d,
-        world_direction: dir,
-        t_near,
-        t_far,
-    }) = ray
-    else {
+    let [scale, offset] = p.value_to_column;
+    let colour = |v: f32| Vec4::from_array(table.scalar.lookup_mapped(v, p.value_to_column));
+    let classify = |v: f32, g: f32| {
+        Vec4::from_array(table.lookup(v * scale + offset, g.sqrt() * p.gradient_to_row[0]))
+    };
+    let Some(r) = ray else {
         return finish(Vec4::ZERO);
     };
     let jitter = if p.flags & FLAG_JITTER != 0 {
@@ -176,18 +167,20 @@ fn pixel(
         0.5
     };
     let ds = p.sample_distance_mm;
-    let steps = (((t_far - t_near) / ds).ceil() as u32).min(p.max_steps);
-    let view_dir = -dir;
-    let texel = Vec4::from_array(p.texel).xyz();
-    let a3 = Mat3::from_mat4(tex_from_world);
-    let shade = |color: Vec3, q: Vec3| {
-        let e = |axis: usize| {
-            let mut v = Vec3::ZERO;
-            v[axis] = texel[axis];
-            scalar.sample(q + v) - scalar.sample(q - v)
-        };
-        let g_tex = Vec3::new(e(0), e(1), e(2)) / (2.0 * texel);
-        let g = a3.transpose() * g_tex;
+    let steps = (((r.t_far - r.t_near) / ds).ceil() as u32).min(p.max_steps);
+    let view_dir = -r.world_direction;
+    let a3 = Mat3::from_mat4(voxel_from_world);
+    let shade = |color: Vec3, u: Vec3| {
+        let g_voxel: Vec3 = [
+            Vec3::new(1.0, 1.0, 1.0),
+            Vec3::new(1.0, -1.0, -1.0),
+            Vec3::new(-1.0, 1.0, -1.0),
+            Vec3::new(-1.0, -1.0, 1.0),
+        ]
+        .into_iter()
+        .map(|corner| field.sample(u + 0.5 * corner)[0] * corner)
+        .sum();
+        let g = a3.transpose() * g_voxel;
         let len = g.length();
         if len <= 1e-20 {
             return color * p.ambient;
@@ -197,8 +190,8 @@ fn pixel(
             n = -n;
         }
         let diffuse = n.dot(view_dir);
-        let r = 2.0 * diffuse * n - view_dir;
-        let specular = r.dot(view_dir).max(0.0).powf(p.specular_power);
+        let rv = 2.0 * diffuse * n - view_dir;
+        let specular = rv.dot(view_dir).max(0.0).powf(p.specular_power);
         color * (p.ambient + p.diffuse * diffuse) + Vec3::splat(p.specular * specular)
     };
 
@@ -206,11 +199,8 @@ fn pixel(
     let mut extreme = if p.blend == 2 { 3.4e38f32 } else { -3.4e38 };
     let (mut sum, mut count) = (0.0f32, 0.0f32);
     for k in 0..steps {
-        let start = t_near + k as f32 * ds;
-        let end = (start + ds).min(t_far);
-        let segment = end - start;
-        let q = o + (start + jitter * segment) * d;
-        let v = scalar.sample(q);
+        let u = r.origin + sample_t(&r, k, ds, jitter) * r.direction;
+        let [v, g] = field.sample(u);
         match p.blend {
             1 => {
                 extreme = extreme.max(v);
@@ -227,22 +217,18 @@ fn pixel(
             }
             _ => {}
         }
-        let rgba = lookup(&luts.scalar, p.scalar_lut, v);
-        let mut alpha = rgba.w * p.gradient_constant;
+        let rgba = classify(v, g);
+        let mut alpha = rgba.w;
         if alpha <= 0.0 {
             continue;
         }
-        if p.flags & FLAG_GRADIENT_OPACITY != 0 {
-            let g = gradient.expect("gradient opacity needs |grad f|").sample(q);
-            alpha *= lookup(&luts.gradient, p.gradient_lut, g).x;
-            if alpha <= 0.0 {
-                continue;
-            }
+        if k + 1 == steps {
+            let segment = ds.min(r.t_far - (r.t_near + k as f32 * ds));
+            alpha = 1.0 - (1.0 - alpha).max(0.0f32).powf(segment / ds);
         }
-        alpha = 1.0 - (1.0 - alpha).max(0.0).powf(segment / p.unit_distance_mm);
         let mut color = rgba.xyz();
         if p.flags & FLAG_SHADING != 0 {
-            color = shade(color, q);
+            color = shade(color, u);
         }
         let w = (1.0 - acc.w) * alpha;
         acc += (color * w).extend(w);
@@ -258,6 +244,6 @@ fn pixel(
     } else {
         extreme
     };
-    let rgba = lookup(&luts.scalar, p.scalar_lut, value);
+    let rgba = colour(value);
     finish((rgba.xyz() * rgba.w).extend(rgba.w))
 }

@@ -1,24 +1,45 @@
-//! The renderer: one volume on the GPU with its transfer function, drawn into offscreen
-//! targets. The CLI reads the image back to PNG, the golden tests compare it, and the viewer
-//! shows the same texture: one code path for every pixel.
+//! The renderer: one volume packed into a brick pool on the GPU, with its transfer function,
+//! drawn into offscreen targets. The CLI reads the image back to PNG, the golden tests compare
+//! it, and the viewer shows the same texture: one code path for every pixel.
+//!
+//! What the GPU holds for a volume: the pool (value and |grad f| in 4 bytes a voxel, plus the
+//! bricks' shared borders), the page table (4 bytes a brick), the block occupancy (1 byte a
+//! block) and the transfer function's tables (4 MiB). A transfer-function edit rewrites the
+//! tables and the occupancy; |grad f| for another operator repacks the pool.
 
+use std::path::Path;
 use std::time::Instant;
 
+use serde::Serialize;
+
 use crate::camera::Camera;
+use crate::gpu::gradient_pass::GradientPass;
 use crate::gpu::readback::read_rgba8;
+use crate::gpu::volume_texture::VolumeTexture;
 use crate::gpu::{Gpu, GpuError, guarded};
 use crate::gradient::{Operator, cpu};
-use crate::render::bricks::BrickGrid;
-use crate::render::gradient_pass::GradientPass;
-use crate::render::params::{Geometry, RaymarchParams, Tile, gradient_use, raymarch_params};
-use crate::render::raymarch::{LutTextures, RaymarchPass, TARGET_FORMAT};
-use crate::render::volume_texture::VolumeTexture;
+use crate::png_io::{PngError, write_png_rows};
+use crate::render::bricks::{self, BlockRanges, Source};
+use crate::render::classify::{Classification, OccupancyTexture, classify};
+use crate::render::layout::BrickLayout;
+use crate::render::luts::LutTextures;
+use crate::render::page_table::{PageTable, assign_slots, pool_grid};
+use crate::render::params::{
+    Geometry, PoolParams, RaymarchParams, Tile, correction_ratio, gradient_use, raymarch_params,
+};
+use crate::render::pool::BrickPool;
+use crate::render::quantise::{PoolFormat, Quantisation};
+use crate::render::raymarch::{RaymarchPass, TARGET_FORMAT, Variant, VolumeViews};
+use crate::render::table::ClassTable;
 use crate::scene::{Blend, RenderSettings};
-use crate::tf::{Luts, TransferFunction};
+use crate::tf::TransferFunction;
 use crate::volume::Volume;
 
 /// Images larger than this per side are drawn in tiles of this size.
 pub const TILE_SIDE: u32 = 2048;
+
+/// Host memory one band of a large image may take while it is drawn.
+const BAND_BYTES: usize = 256 << 20;
 
 /// A rendered image: RGBA8 rows, top row first.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,22 +57,90 @@ pub struct GradientReport {
     pub ms: f64,
 }
 
+/// Why an image could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    #[error(transparent)]
+    Png(#[from] PngError),
+    #[error("{0}")]
+    Write(std::io::Error),
+}
+
+/// How a volume is packed.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RendererOptions {
+    /// Cells per brick along every axis (a power of two); `None` picks per axis.
+    pub brick: Option<usize>,
+    /// The pool's format; `None` picks 16 bits when the device has it.
+    pub format: Option<PoolFormat>,
+    /// A tighter limit than the device's on the pool texture's side (tests fold the pool).
+    pub max_pool_side: Option<u32>,
+}
+
+/// What the GPU holds for the volume, and what the last classification found empty.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolReport {
+    /// Every texture and buffer of the volume: pool, page table, occupancy and tables.
+    pub gpu_bytes: u64,
+    pub pool_format: &'static str,
+    /// Cells per brick along each axis.
+    pub brick_size: [usize; 3],
+    pub bricks: usize,
+    pub bricks_empty: usize,
+    /// Cells per block along each axis.
+    pub block_size: [usize; 3],
+    pub blocks: usize,
+    pub blocks_empty: usize,
+    /// The last classification's time.
+    pub classify_ms: f64,
+}
+
 /// The volume as this GPU can hold it: itself, or a box-averaged copy (see
-/// [`Volume::downsampled_to_fit`]) when a side exceeds the device's largest 3-D texture, with a
-/// sentence saying so for the user (also the copy's last note).
+/// [`Volume::box_average`]) when even a folded pool of bricks cannot fit the device's largest
+/// 3-D texture, with a sentence saying so for the user (also the copy's last note).
 pub fn fit_to_device(gpu: &Gpu, volume: &Volume) -> Option<(Volume, String)> {
-    let max = gpu.device.limits().max_texture_dimension_3d;
-    let (mut small, [fx, fy, fz]) = volume.downsampled_to_fit(max as usize)?;
+    let max = gpu.device.limits().max_texture_dimension_3d as usize;
+    let fits = |dims: [usize; 3]| {
+        let layout = BrickLayout::new(dims, volume.spacing, None);
+        pool_grid(layout.bricks, layout.slot_side(), max).is_some()
+    };
+    if fits(volume.dims) {
+        return None;
+    }
+    let factors = (2..)
+        .map(|f| [f; 3])
+        .find(|&f| fits([0, 1, 2].map(|a| volume.dims[a].div_ceil(f[a]))))?;
+    let mut small = volume.box_average(factors);
+    let [fx, fy, fz] = factors;
     let [nx, ny, nz] = volume.dims;
     let [mx, my, mz] = small.dims;
     let note = format!(
-        "the volume ({nx}x{ny}x{nz}) exceeds this GPU's largest 3-D texture ({max} per side): \
-         showing a {fx}x{fy}x{fz} box average ({mx}x{my}x{mz}, {:.3}x{:.3}x{:.3} mm)",
+        "the volume ({nx}x{ny}x{nz}) does not fit this GPU's largest 3-D texture ({max} per \
+         side) even in bricks: showing a {fx}x{fy}x{fz} box average ({mx}x{my}x{mz}, \
+         {:.3}x{:.3}x{:.3} mm)",
         small.spacing[0], small.spacing[1], small.spacing[2]
     );
-    small.notes.pop();
     small.notes.push(note.clone());
     Some((small, note))
+}
+
+/// The pool format this device can filter: 16 bits when it has normalised 16-bit textures,
+/// else float32 when it can filter that.
+fn pool_format(gpu: &Gpu, wanted: Option<PoolFormat>) -> Result<PoolFormat, GpuError> {
+    let features = gpu.device.features();
+    let unorm16 = features.contains(wgpu::Features::TEXTURE_FORMAT_16BIT_NORM);
+    let float32 = features.contains(wgpu::Features::FLOAT32_FILTERABLE);
+    match wanted {
+        Some(PoolFormat::Unorm16) | None if unorm16 => Ok(PoolFormat::Unorm16),
+        Some(PoolFormat::Float32) | None if float32 => Ok(PoolFormat::Float32),
+        _ => Err(GpuError::Device(format!(
+            "{} can filter neither 16-bit normalised nor float32 textures, which the \
+             raymarcher samples; use a Vulkan, Metal or DX12 adapter",
+            gpu.describe()
+        ))),
+    }
 }
 
 /// A volume ready to draw, with its transfer function.
@@ -59,15 +148,20 @@ pub fn fit_to_device(gpu: &Gpu, volume: &Volume) -> Option<(Volume, String)> {
 pub struct Renderer {
     pass: RaymarchPass,
     geometry: Geometry,
-    scalar: VolumeTexture,
-    gradient: Option<(Operator, VolumeTexture)>,
+    layout: BrickLayout,
+    pool: BrickPool,
+    page_table: PageTable,
+    occupancy: OccupancyTexture,
+    quantisation: Quantisation,
+    blocks: BlockRanges,
+    classification: Classification,
+    classify_ms: f64,
+    /// The operator of the |grad f| the pool holds, if any.
+    gradient: Option<Operator>,
     /// Built on first use of the GPU gradient path.
     gradient_pass: Option<GradientPass>,
     luts: LutTextures,
-    baked: Luts,
-    bricks: BrickGrid,
-    occupancy: wgpu::Texture,
-    occupancy_view: wgpu::TextureView,
+    table: ClassTable,
     tf: TransferFunction,
     params: wgpu::Buffer,
     bindings: wgpu::BindGroup,
@@ -76,119 +170,176 @@ pub struct Renderer {
 }
 
 impl Renderer {
-    /// Uploads `volume`. Fails when the adapter cannot filter float textures or the volume does
-    /// not fit the device.
+    /// Packs `volume` into a pool of the default brick size. Fails when the adapter cannot
+    /// filter the pool's format or the volume does not fit the device.
     pub fn new(gpu: &Gpu, volume: &Volume, tf: &TransferFunction) -> Result<Renderer, GpuError> {
-        if !gpu
-            .device
-            .features()
-            .contains(wgpu::Features::FLOAT32_FILTERABLE)
-        {
-            return Err(GpuError::Device(format!(
-                "{} cannot filter float32 textures, which the raymarcher samples; \
-                 use a Vulkan, Metal or DX12 adapter",
-                gpu.describe()
-            )));
-        }
-        let pass = RaymarchPass::new(gpu);
-        let scalar = VolumeTexture::upload(gpu, volume)?;
-        // Bound in place of |grad f| until gradient opacity needs it (the bind group keeps it).
-        let no_gradient =
-            VolumeTexture::from_values(gpu, [1, 1, 1], &[0.0], "Renderer::no_gradient")?;
-        let luts = LutTextures::new(gpu);
-        let baked = tf.bake();
-        luts.write(gpu, &baked);
+        Self::with_options(gpu, volume, tf, RendererOptions::default())
+    }
+
+    /// [`Renderer::new`] with the packing chosen.
+    pub fn with_options(
+        gpu: &Gpu,
+        volume: &Volume,
+        tf: &TransferFunction,
+        options: RendererOptions,
+    ) -> Result<Renderer, GpuError> {
+        let format = pool_format(gpu, options.format)?;
+        let layout = BrickLayout::new(volume.dims, volume.spacing, options.brick);
+        let device_max = gpu.device.limits().max_texture_dimension_3d;
+        let max_side = options.max_pool_side.unwrap_or(device_max).min(device_max);
+        let grid =
+            pool_grid(layout.bricks, layout.slot_side(), max_side as usize).ok_or_else(|| {
+                let [nx, ny, nz] = volume.dims;
+                GpuError::VolumeTooLarge(nx, ny, nz, max_side)
+            })?;
+        let page_table = PageTable::new(gpu, &layout, assign_slots(&layout, grid))?;
+        let pool = BrickPool::new(gpu, &layout, grid, format)?;
+        let occupancy = OccupancyTexture::new(gpu, &layout)?;
+        let luts = LutTextures::new(gpu)?;
         let params = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("Renderer::params"),
             size: std::mem::size_of::<RaymarchParams>() as u64,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let bricks = BrickGrid::new(volume);
-        let [bx, by, bz] = bricks.dims.map(|d| d as u32);
-        let occupancy = guarded(gpu, "the brick occupancy grid", || {
-            gpu.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("Renderer::occupancy"),
-                size: wgpu::Extent3d {
-                    width: bx,
-                    height: by,
-                    depth_or_array_layers: bz,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D3,
-                format: wgpu::TextureFormat::R8Uint,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            })
-        })?;
-        let occupancy_view = occupancy.create_view(&Default::default());
+        let pass = RaymarchPass::new(gpu);
         let bindings = pass.bind(
             gpu,
             &params,
-            &scalar.view,
-            &no_gradient.view,
+            VolumeViews {
+                pool: &pool.view,
+                page_table: &page_table.view,
+                occupancy: &occupancy.view,
+            },
             &luts,
-            &occupancy_view,
         );
-        let renderer = Renderer {
+        let quantisation = Quantisation::new(volume.range, 0.0);
+        let mut renderer = Renderer {
             pass,
             geometry: Geometry::of(volume),
-            scalar,
+            layout,
+            pool,
+            page_table,
+            occupancy,
+            quantisation,
+            blocks: BlockRanges { ranges: Vec::new() },
+            classification: Classification::default(),
+            classify_ms: 0.0,
             gradient: None,
             gradient_pass: None,
             luts,
-            baked,
+            table: ClassTable::bake(tf, &quantisation, 1.0),
             tf: tf.clone(),
             params,
             bindings,
             target: None,
             last_gradient: None,
-            bricks,
-            occupancy,
-            occupancy_view,
         };
-        renderer.classify_bricks(gpu);
+        renderer.pack(gpu, volume, None);
         Ok(renderer)
     }
 
-    /// Marks the bricks the current transfer function leaves fully transparent.
-    fn classify_bricks(&self, gpu: &Gpu) {
-        let factor = gradient_use(&self.tf).unwrap_or(1.0);
-        let occupied = self.bricks.occupancy(&self.baked.scalar, factor);
-        let [bx, by, _] = self.bricks.dims;
-        gpu.queue.write_texture(
-            self.occupancy.as_image_copy(),
-            &occupied,
-            wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(bx as u32),
-                rows_per_image: Some(by as u32),
-            },
-            self.occupancy.size(),
-        );
+    /// Fills the pool with `volume` and `gradient` (zero when `None`), then re-bakes the tables
+    /// for the new normalisation and re-classifies the blocks.
+    fn pack(&mut self, gpu: &Gpu, volume: &Volume, gradient: Option<&[f32]>) {
+        let source = Source::new(volume, gradient, self.pool.format);
+        let (pool, layout, entries) = (&self.pool, &self.layout, &self.page_table.entries);
+        self.blocks = bricks::pack(layout, &source, |slab| {
+            pool.upload(gpu, layout, entries, &slab)
+        });
+        self.quantisation = source.quantisation;
+        self.rebake(gpu);
+    }
+
+    /// Bakes the table for the current transfer function and normalisation (keeping its
+    /// correction ratio), uploads it and re-classifies the blocks.
+    fn rebake(&mut self, gpu: &Gpu) {
+        self.table = ClassTable::bake(&self.tf, &self.quantisation, self.table.ratio);
+        self.luts.write(gpu, &self.table);
+        let start = Instant::now();
+        self.classification = classify(&self.layout, &self.blocks, &self.table, &self.quantisation);
+        self.occupancy
+            .write(gpu, &self.layout, &self.classification.occupancy);
+        self.classify_ms = start.elapsed().as_secs_f64() * 1e3;
+    }
+
+    /// Makes the table's alphas corrected for `ratio` (sample distance over unit distance).
+    fn ensure_ratio(&mut self, gpu: &Gpu, ratio: f64) {
+        if self.table.ratio != ratio {
+            self.table = ClassTable::bake(&self.tf, &self.quantisation, ratio);
+            self.luts.write(gpu, &self.table);
+        }
     }
 
     pub fn geometry(&self) -> &Geometry {
         &self.geometry
     }
 
+    pub fn layout(&self) -> &BrickLayout {
+        &self.layout
+    }
+
+    /// The pool's grid of slots.
+    pub fn pool_grid(&self) -> [usize; 3] {
+        self.pool.grid
+    }
+
+    pub fn quantisation(&self) -> Quantisation {
+        self.quantisation
+    }
+
+    /// The operator of the |grad f| the pool holds, if it holds one.
+    pub fn gradient_operator(&self) -> Option<Operator> {
+        self.gradient
+    }
+
+    pub fn pool_format(&self) -> PoolFormat {
+        self.pool.format
+    }
+
     pub fn transfer_function(&self) -> &TransferFunction {
         &self.tf
     }
 
-    /// Replaces the transfer function: two small table uploads and the brick classification
-    /// (one byte per 8^3 voxels), nothing else.
-    pub fn set_transfer_function(&mut self, gpu: &Gpu, tf: &TransferFunction) {
-        self.baked = tf.bake();
-        self.luts.write(gpu, &self.baked);
-        self.tf = tf.clone();
-        self.classify_bricks(gpu);
+    /// The classification table as last baked (what the shader reads).
+    pub fn table(&self) -> &ClassTable {
+        &self.table
     }
 
-    /// Makes sure |grad f| by `operator` is on the GPU when the transfer function needs it.
+    /// The current classification.
+    pub fn classification(&self) -> &Classification {
+        &self.classification
+    }
+
+    /// Memory and skipping figures for reports and the status line.
+    pub fn report(&self) -> PoolReport {
+        PoolReport {
+            gpu_bytes: self.pool.bytes()
+                + self.page_table.bytes()
+                + self.occupancy.bytes()
+                + self.luts.bytes(),
+            pool_format: self.pool.format.name(),
+            brick_size: self.layout.brick,
+            bricks: self.layout.brick_count(),
+            bricks_empty: self.classification.bricks_empty,
+            block_size: self.layout.block,
+            blocks: self.layout.block_count(),
+            blocks_empty: self.classification.blocks_empty,
+            classify_ms: self.classify_ms,
+        }
+    }
+
+    /// Replaces the transfer function: two small table uploads and the block classification
+    /// (one byte per block), nothing else.
+    pub fn set_transfer_function(&mut self, gpu: &Gpu, tf: &TransferFunction) {
+        self.tf = tf.clone();
+        self.rebake(gpu);
+    }
+
+    /// Makes sure the pool holds |grad f| by `operator` when the transfer function needs it.
     /// It is computed once per volume and operator: on the CPU when the adapter is a software
-    /// rasteriser (the CPU path is faster there), else by the compute pass.
+    /// rasteriser (the CPU path is faster there), else by the compute pass; then packed with
+    /// the values.
     pub fn prepare(
         &mut self,
         gpu: &Gpu,
@@ -200,8 +351,8 @@ impl Renderer {
     }
 
     /// [`Renderer::prepare`] on the device chosen: `on_gpu` computes |grad f| by the compute
-    /// pass straight into the texture the raymarcher samples, with no host copy and no wait;
-    /// otherwise on the CPU and uploaded.
+    /// pass (from a float copy of the volume that lives only while it runs), otherwise on the
+    /// CPU.
     pub fn prepare_on(
         &mut self,
         gpu: &Gpu,
@@ -214,69 +365,44 @@ impl Renderer {
         }
         let operator = settings.gradient;
         let start = Instant::now();
-        if on_gpu {
+        let (values, device) = if on_gpu {
             let pass = self
                 .gradient_pass
                 .get_or_insert_with(|| GradientPass::new(gpu));
-            let texture = pass.compute_texture(gpu, &self.scalar, volume.spacing, operator)?;
-            let report = GradientReport {
-                operator,
-                device: format!("gpu: {}", gpu.describe()),
-                ms: start.elapsed().as_secs_f64() * 1e3,
-            };
-            self.bind_gradient(gpu, texture, report);
-            return Ok(());
-        }
-        let threads = rayon::current_num_threads();
-        let values = cpu::gradient_magnitude(volume, operator);
+            let scalar = VolumeTexture::upload(gpu, volume)?;
+            let values = pass.compute(gpu, &scalar, volume.spacing, operator)?;
+            (values, format!("gpu: {}", gpu.describe()))
+        } else {
+            let threads = rayon::current_num_threads();
+            let values = cpu::gradient_magnitude(volume, operator);
+            (values, format!("cpu ({threads} threads)"))
+        };
         let report = GradientReport {
             operator,
-            device: format!("cpu ({threads} threads)"),
+            device,
             ms: start.elapsed().as_secs_f64() * 1e3,
         };
-        self.set_gradient(gpu, volume.dims, &values, report)
-    }
-
-    /// The |grad f| texture the raymarcher samples, once prepared.
-    pub fn gradient_texture(&self) -> Option<&VolumeTexture> {
-        self.gradient.as_ref().map(|(_, texture)| texture)
-    }
-
-    /// The scalar volume's texture.
-    pub fn scalar_texture(&self) -> &VolumeTexture {
-        &self.scalar
-    }
-
-    /// Whether the transfer function and `settings` need |grad f|, and it is not on the GPU yet.
-    pub fn needs_gradient(&self, settings: &RenderSettings) -> bool {
-        let needed = settings.blend == Blend::Composite && gradient_use(&self.tf).is_none();
-        needed && self.gradient.as_ref().map(|(op, _)| *op) != Some(settings.gradient)
-    }
-
-    /// Uploads |grad f| the caller computed (the viewer keeps it on the host for statistics and
-    /// picking), as [`Renderer::prepare`] would have.
-    pub fn set_gradient(
-        &mut self,
-        gpu: &Gpu,
-        dims: [usize; 3],
-        values: &[f32],
-        report: GradientReport,
-    ) -> Result<(), GpuError> {
-        let texture = VolumeTexture::from_values(gpu, dims, values, "Renderer::gradient")?;
-        self.bind_gradient(gpu, texture, report);
+        self.set_gradient(gpu, volume, &values, report);
         Ok(())
     }
 
-    fn bind_gradient(&mut self, gpu: &Gpu, texture: VolumeTexture, report: GradientReport) {
-        self.bindings = self.pass.bind(
-            gpu,
-            &self.params,
-            &self.scalar.view,
-            &texture.view,
-            &self.luts,
-            &self.occupancy_view,
-        );
-        self.gradient = Some((report.operator, texture));
+    /// Whether the transfer function and `settings` need |grad f|, and the pool lacks it.
+    pub fn needs_gradient(&self, settings: &RenderSettings) -> bool {
+        let needed = settings.blend == Blend::Composite && gradient_use(&self.tf).is_none();
+        needed && self.gradient != Some(settings.gradient)
+    }
+
+    /// Packs |grad f| the caller computed (the viewer keeps it on the host for statistics and
+    /// picking) into the pool with the values, as [`Renderer::prepare`] would have.
+    pub fn set_gradient(
+        &mut self,
+        gpu: &Gpu,
+        volume: &Volume,
+        values: &[f32],
+        report: GradientReport,
+    ) {
+        self.pack(gpu, volume, Some(values));
+        self.gradient = Some(report.operator);
         self.last_gradient = Some(report);
     }
 
@@ -315,12 +441,18 @@ impl Renderer {
                 || gradient_use(&self.tf).is_some(),
             "prepare() computes |grad f| before a frame that needs it"
         );
+        let pool = PoolParams {
+            layout: self.layout,
+            quantisation: self.quantisation,
+            pool_texels: self.pool.texels(),
+        };
         raymarch_params(
             &self.geometry,
+            &pool,
             camera,
             settings,
             &self.tf,
-            &self.baked,
+            &self.table,
             tile,
         )
     }
@@ -330,9 +462,11 @@ impl Renderer {
         &mut self,
         gpu: &Gpu,
         params: &RaymarchParams,
+        ratio: f64,
         size: [u32; 2],
     ) -> Result<(), GpuError> {
         self.target(gpu, size[0], size[1])?;
+        self.ensure_ratio(gpu, ratio);
         gpu.queue
             .write_buffer(&self.params, 0, bytemuck::bytes_of(params));
         let (.., view) = self.target.as_ref().expect("made above");
@@ -341,7 +475,8 @@ impl Renderer {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("Renderer::frame"),
             });
-        self.pass.draw(&mut encoder, view, &self.bindings);
+        self.pass
+            .draw(gpu, &mut encoder, view, &self.bindings, Variant::of(params));
         gpu.queue.submit([encoder.finish()]);
         Ok(())
     }
@@ -360,7 +495,8 @@ impl Renderer {
             offset: [0, 0],
         };
         let params = self.params(camera, settings, tile);
-        self.draw_tile(gpu, &params, [w.min(TILE_SIDE), h.min(TILE_SIDE)])?;
+        let ratio = correction_ratio(&self.geometry, settings, &self.tf);
+        self.draw_tile(gpu, &params, ratio, [w.min(TILE_SIDE), h.min(TILE_SIDE)])?;
         let (.., view) = self.target.as_ref().expect("drawn");
         Ok(view)
     }
@@ -404,30 +540,89 @@ impl Renderer {
         let mut rgba = Vec::new();
         rgba.try_reserve_exact(bytes)
             .map_err(|_| GpuError::Allocation(format!("a {width}x{height} image")))?;
-        rgba.resize(bytes, 0u8);
-        for y0 in (0..height).step_by(side as usize) {
-            for x0 in (0..width).step_by(side as usize) {
-                let (tw, th) = (side.min(width - x0), side.min(height - y0));
-                let tile = Tile {
-                    image_size: [width, height],
-                    offset: [x0, y0],
-                };
-                let params = self.params(camera, settings, tile);
-                self.draw_tile(gpu, &params, [tw, th])?;
-                let (.., texture, _) = self.target.as_ref().expect("drawn");
-                let pixels = read_rgba8(gpu, texture, tw, th)?;
-                for row in 0..th as usize {
-                    let dst = 4 * ((y0 as usize + row) * width as usize + x0 as usize);
-                    let src = 4 * row * tw as usize;
-                    rgba[dst..dst + 4 * tw as usize]
-                        .copy_from_slice(&pixels[src..src + 4 * tw as usize]);
-                }
-            }
-        }
+        self.render_rows(gpu, camera, settings, side, |rows| {
+            rgba.extend_from_slice(rows);
+            Ok::<(), GpuError>(())
+        })?;
         Ok(Image {
             width,
             height,
             rgba,
         })
+    }
+
+    /// Renders the image `settings.size` asks for in bands of rows, top to bottom, each drawn in
+    /// tiles of at most `side` pixels per side, and hands each band's RGBA rows to `rows` as it
+    /// is read back: an image of any size takes one band of host memory (at most 256 MiB).
+    pub fn render_rows<E: From<GpuError>>(
+        &mut self,
+        gpu: &Gpu,
+        camera: &Camera,
+        settings: &RenderSettings,
+        side: u32,
+        mut rows: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let [width, height] = settings.size;
+        let band = (BAND_BYTES / (4 * width as usize)).clamp(1, side as usize) as u32;
+        let mut pixels = Vec::new();
+        for y0 in (0..height).step_by(band as usize) {
+            let th = band.min(height - y0);
+            let row_bytes = 4 * width as usize;
+            pixels.clear();
+            pixels
+                .try_reserve_exact(row_bytes * th as usize)
+                .map_err(|_| GpuError::Allocation(format!("a {width}x{th} band of pixels")))?;
+            pixels.resize(row_bytes * th as usize, 0u8);
+            for x0 in (0..width).step_by(side as usize) {
+                let tw = side.min(width - x0);
+                let tile = Tile {
+                    image_size: [width, height],
+                    offset: [x0, y0],
+                };
+                let params = self.params(camera, settings, tile);
+                let ratio = correction_ratio(&self.geometry, settings, &self.tf);
+                self.draw_tile(gpu, &params, ratio, [tw, th])?;
+                let (.., texture, _) = self.target.as_ref().expect("drawn");
+                let tile_pixels = read_rgba8(gpu, texture, tw, th)?;
+                for row in 0..th as usize {
+                    let dst = row * row_bytes + 4 * x0 as usize;
+                    let src = 4 * row * tw as usize;
+                    pixels[dst..dst + 4 * tw as usize]
+                        .copy_from_slice(&tile_pixels[src..src + 4 * tw as usize]);
+                }
+            }
+            rows(&pixels)?;
+        }
+        Ok(())
+    }
+
+    /// Renders the image `settings.size` asks for and streams it into a PNG at `path` with
+    /// `scene_json` in its metadata, band by band as [`Renderer::render_rows`] draws it: an
+    /// image of any size up to 65535 pixels a side takes one band of host memory. Written
+    /// atomically: a failure leaves no file.
+    pub fn write_png(
+        &mut self,
+        gpu: &Gpu,
+        camera: &Camera,
+        settings: &RenderSettings,
+        path: &Path,
+        scene_json: &str,
+    ) -> Result<(), ExportError> {
+        let side = TILE_SIDE.min(gpu.device.limits().max_texture_dimension_2d);
+        let mut failure = None;
+        let written = write_png_rows(path, settings.size, scene_json, |out| {
+            let drawn = self.render_rows(gpu, camera, settings, side, |rows| {
+                out.write_all(rows).map_err(ExportError::Write)
+            });
+            drawn.map_err(|e| {
+                let message = e.to_string();
+                failure = Some(e);
+                std::io::Error::other(message)
+            })
+        });
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(written?),
+        }
     }
 }

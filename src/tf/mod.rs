@@ -10,7 +10,7 @@ pub mod presets;
 use serde::{Deserialize, Serialize};
 
 /// Entries in the baked colour / scalar-opacity table.
-pub const SCALAR_LUT_SIZE: usize = 4096;
+pub const SCALAR_LUT_SIZE: usize = 2048;
 /// Entries in the baked gradient-opacity table.
 pub const GRADIENT_LUT_SIZE: usize = 1024;
 
@@ -156,20 +156,43 @@ impl TransferFunction {
         piecewise(&self.gradient_opacity, g, |p| p[1])
     }
 
-    /// Bakes the curves into tables the renderer samples.
+    /// Bakes the curves into tables the renderer samples, each over its curve's points.
     pub fn bake(&self) -> Luts {
+        self.bake_within([f64::NEG_INFINITY, f64::INFINITY], [0.0, f64::INFINITY])
+    }
+
+    /// Bakes the curves over the part of their points' span that the data reaches (`values`
+    /// and `gradients`, each `[min, max]`), so the entries are spent where samples fall; the
+    /// curves are flat beyond their points and the data never goes beyond its range.
+    pub fn bake_within(&self, values: [f64; 2], gradients: [f64; 2]) -> Luts {
         let lo = self.scalar_opacity[0][0].min(self.color[0][0]);
         let hi = self.scalar_opacity[self.scalar_opacity.len() - 1][0]
             .max(self.color[self.color.len() - 1][0]);
+        let [lo, hi] = within([lo, hi], values);
         let scalar = Lut::sample(lo, hi, SCALAR_LUT_SIZE, |v| {
             self.scalar_rgba(v).map(|c| c as f32)
         });
         let g_lo = self.gradient_opacity[0][0];
         let g_hi = self.gradient_opacity[self.gradient_opacity.len() - 1][0];
+        let [g_lo, g_hi] = within([g_lo, g_hi], gradients);
         let gradient = Lut::sample(g_lo, g_hi, GRADIENT_LUT_SIZE, |g| {
             [self.gradient_alpha(g) as f32, 0.0, 0.0, 0.0]
         });
         Luts { scalar, gradient }
+    }
+}
+
+/// The part of `span` inside `data`; `data` itself when they do not meet (the curve is flat
+/// there), and `span` when `data` is not a finite range.
+fn within(span: [f64; 2], data: [f64; 2]) -> [f64; 2] {
+    let lo = span[0].max(data[0]);
+    let hi = span[1].min(data[1]);
+    if lo <= hi {
+        [lo, hi]
+    } else if data.iter().all(|d| d.is_finite()) {
+        data
+    } else {
+        span
     }
 }
 
@@ -244,22 +267,28 @@ impl Lut {
         Lut { lo, hi, entries }
     }
 
-    /// `(lo, scale)` with entry position = (x - lo) * scale, as the shader takes them.
-    pub fn mapping(&self) -> [f32; 2] {
+    /// `(lo, scale)` with entry position = (x - lo) * scale.
+    pub fn mapping_f64(&self) -> [f64; 2] {
         let span = self.hi - self.lo;
         let scale = if span > 0.0 {
             (self.entries.len() - 1) as f64 / span
         } else {
             0.0
         };
-        [self.lo as f32, scale as f32]
+        [self.lo, scale]
     }
 
-    /// The interpolated entry at `x`, computed exactly as `raymarch.wgsl` does.
+    /// The interpolated entry at `x`, in the table's own units.
     pub fn lookup(&self, x: f32) -> [f32; 4] {
-        let [lo, scale] = self.mapping();
+        let [lo, scale] = self.mapping_f64();
+        self.lookup_mapped(x, [scale as f32, (-lo * scale) as f32])
+    }
+
+    /// The interpolated entry at position `x * scale + offset`, clamped to the table, computed
+    /// exactly as `raymarch.wgsl` does.
+    pub fn lookup_mapped(&self, x: f32, [scale, offset]: [f32; 2]) -> [f32; 4] {
         let last = (self.entries.len() - 1) as f32;
-        let pos = ((x - lo) * scale).clamp(0.0, last);
+        let pos = (x * scale + offset).clamp(0.0, last);
         let i = pos.floor().min(last - 1.0).max(0.0);
         let t = pos - i;
         let a = self.entries[i as usize];
@@ -320,6 +349,19 @@ mod tests {
             }
         }
         assert!((luts.gradient.lookup(2.5)[0] - 0.25).abs() < 1e-6);
+    }
+
+    #[test]
+    fn tables_baked_within_the_data_keep_the_curves_and_gain_resolution() {
+        let tf = tf();
+        let luts = tf.bake_within([40.0, 60.0], [0.0, 5.0]);
+        assert_eq!([luts.scalar.lo, luts.scalar.hi], [40.0, 60.0]);
+        assert_eq!([luts.gradient.lo, luts.gradient.hi], [0.0, 5.0]);
+        assert!((luts.scalar.lookup(50.0)[3] - 0.5).abs() < 1e-6);
+        // Data outside the curve's points: a flat table over the data.
+        let outside = tf.bake_within([200.0, 300.0], [20.0, 30.0]);
+        assert_eq!(outside.scalar.lookup(250.0), [0.0, 0.0, 1.0, 1.0]);
+        assert_eq!(outside.gradient.lookup(25.0)[0], 1.0);
     }
 
     #[test]

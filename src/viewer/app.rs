@@ -16,6 +16,7 @@ use crate::gradient::stats::GradientStats;
 use crate::gradient::{Operator, cpu};
 use crate::png_io::write_png;
 use crate::render::params::{Geometry, Tile};
+use crate::render::renderer::PoolReport;
 use crate::render::renderer::{GradientReport, Image, Renderer, TILE_SIDE, fit_to_device};
 use crate::scene::{Blend, MAX_IMAGE_SIDE, RenderSettings, Scene};
 use crate::tf::{TransferFunction, presets};
@@ -141,14 +142,7 @@ impl Loaded {
             .map_err(|e| e.to_string())?;
         let mut renderer = Renderer::new(gpu, &volume, &tf).map_err(|e| e.to_string())?;
         let analysis = Analysis::of(&volume, scene.render.gradient)?;
-        renderer
-            .set_gradient(
-                gpu,
-                volume.dims,
-                &analysis.gradient,
-                analysis.report.clone(),
-            )
-            .map_err(|e| e.to_string())?;
+        renderer.set_gradient(gpu, &volume, &analysis.gradient, analysis.report.clone());
         Ok(Loaded {
             geometry,
             renderer,
@@ -161,14 +155,12 @@ impl Loaded {
     /// Recomputes |grad f| and everything from it with another operator.
     fn compute_gradient(&mut self, gpu: &Gpu, operator: Operator) -> Result<(), String> {
         let analysis = Analysis::of(&self.volume, operator)?;
-        self.renderer
-            .set_gradient(
-                gpu,
-                self.volume.dims,
-                &analysis.gradient,
-                analysis.report.clone(),
-            )
-            .map_err(|e| e.to_string())?;
+        self.renderer.set_gradient(
+            gpu,
+            &self.volume,
+            &analysis.gradient,
+            analysis.report.clone(),
+        );
         self.analysis = analysis;
         Ok(())
     }
@@ -290,7 +282,7 @@ pub fn run(options: ViewOptions, initial: Option<Volume>) -> Result<(), String> 
                 // ask for what the adapter has, not egui's defaults.
                 device_descriptor: Arc::new(|adapter| wgpu::DeviceDescriptor {
                     label: Some("gradvol viewer"),
-                    required_features: adapter.features() & wgpu::Features::FLOAT32_FILTERABLE,
+                    required_features: adapter.features() & crate::gpu::WANTED_FEATURES,
                     required_limits: adapter.limits(),
                     memory_hints: wgpu::MemoryHints::Performance,
                     ..Default::default()
@@ -505,9 +497,10 @@ impl Viewer {
     }
 }
 
-/// Renders `scene` (at its own size, in tiles when large) through the same path as `gradvol
-/// render`, and writes the PNG, with the scene in its metadata, and the scene as JSON beside it
-/// (`path` with the extension `.json`), each atomically.
+/// Renders `scene` (at its own size, in tiles when large, streamed into the file band by band)
+/// through the same path as `gradvol render`, and writes the PNG, with the scene in its
+/// metadata, and the scene as JSON beside it (`path` with the extension `.json`), each
+/// atomically.
 pub fn export_screenshot(
     gpu: &Gpu,
     renderer: &mut Renderer,
@@ -521,16 +514,25 @@ pub fn export_screenshot(
         return Err(format!("{} does not end in .png", path.display()));
     }
     scene.validate()?;
-    let image = renderer
-        .render_image(gpu, &scene.camera, &scene.render)
-        .map_err(|e| e.to_string())?;
     let text = serde_json::to_string(scene).map_err(|e| e.to_string())?;
-    write_png(path, &image, &text).map_err(|e| e.to_string())?;
+    renderer
+        .write_png(gpu, &scene.camera, &scene.render, path, &text)
+        .map_err(|e| e.to_string())?;
     let pretty = serde_json::to_string_pretty(scene).map_err(|e| e.to_string())?;
     crate::atomic::write_atomically(&path.with_extension("json"), |out| {
         out.write_all(pretty.as_bytes())
     })
     .map_err(|e| e.to_string())
+}
+
+/// "GPU 41.2 MB · 63% of blocks skipped": the status line's account of the pool.
+pub fn pool_summary(report: &PoolReport, skipping: bool) -> String {
+    let mb = report.gpu_bytes as f64 / 1e6;
+    if !skipping {
+        return format!("GPU {mb:.1} MB  ·  skipping off");
+    }
+    let share = 100.0 * report.blocks_empty as f64 / report.blocks.max(1) as f64;
+    format!("GPU {mb:.1} MB  ·  {share:.0}% of blocks skipped")
 }
 
 /// The volume and scene to start with when none is named: the session's, else the demo.
@@ -562,6 +564,8 @@ impl eframe::App for Viewer {
                 ui.label(&self.status);
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     ui.label(self.fps_text());
+                    ui.separator();
+                    ui.label(self.memory_text());
                 });
             });
         });
@@ -1149,6 +1153,13 @@ impl Viewer {
             Some(fps) => format!("{fps:.1} frames/s  ·  {}", self.gpu.info.name),
             None => String::new(),
         }
+    }
+
+    /// What the volume holds on the GPU and how much of it rays step over.
+    fn memory_text(&self) -> String {
+        let render = &self.scene.render;
+        let skipping = render.skip_empty_space && render.blend == Blend::Composite;
+        pool_summary(&self.loaded.renderer.report(), skipping)
     }
 
     fn hover_pick(

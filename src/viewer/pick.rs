@@ -5,7 +5,7 @@
 use glam::{DVec3, Vec2};
 
 use crate::render::params::RaymarchParams;
-use crate::render::reference::{ray, trilinear};
+use crate::render::reference::{ray, sample_t, trilinear};
 use crate::scene::Blend;
 use crate::tf::TransferFunction;
 use crate::volume::Volume;
@@ -36,11 +36,11 @@ pub fn pick(
     let gradient_at = |q| trilinear(dims, q, |i| gradient[i]);
     let ds = params.sample_distance_mm;
     let steps = (((r.t_far - r.t_near) / ds).ceil() as u32).min(params.max_steps);
-    let sample = |k: u32| r.origin + (r.t_near + (k as f32 + 0.5) * ds).min(r.t_far) * r.direction;
+    let sample = |k: u32| r.origin + sample_t(&r, k, ds, 0.5) * r.direction;
     let found = |q: glam::Vec3, v: f32| Pick {
         value: v as f64,
         gradient: gradient_at(q) as f64,
-        voxel: (q.as_dvec3() * DVec3::from_array(dims.map(|d| d as f64))) - 0.5,
+        voxel: q.as_dvec3(),
     };
     match blend {
         Blend::Composite => {

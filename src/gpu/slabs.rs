@@ -5,8 +5,8 @@
 //! Rows in the buffer are padded to [`wgpu::COPY_BYTES_PER_ROW_ALIGNMENT`] so that a slab can be
 //! copied into a texture as it is; the shaders index with [`SlabOutput::row_pitch`].
 
+use crate::gpu::volume_texture::VolumeTexture;
 use crate::gpu::{Gpu, GpuError, device_binding_limit, guarded, readback};
-use crate::render::volume_texture::VolumeTexture;
 
 /// Where the slabs end up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,12 +7,12 @@
 //! sums), the fine histogram the percentiles come from, then the log and joint histograms, whose
 //! bins depend on the first two.
 
+use crate::gpu::volume_texture::VolumeTexture;
 use crate::gpu::{Gpu, GpuError, compute, dispatch_compute, guarded, readback};
 use crate::gradient::stats::{
     Extent, FINE_BINS, GradientStats, HISTOGRAM_BINS, Histogram, JOINT_BINS, JointHistogram,
     Percentiles, joint_gradient_top, log_edges,
 };
-use crate::render::volume_texture::VolumeTexture;
 
 /// WGSL mirror: keep in sync with `Params` in shaders/stats.wgsl.
 #[repr(C)]

@@ -2,11 +2,11 @@
 //! storage buffer of bounded size, then either read back into one float32 volume or copied into
 //! a 3-D texture that stays on the GPU for the raymarcher and the statistics pass.
 
+use crate::gpu::gaussian_pass::GaussianPass;
+use crate::gpu::slabs::{Destination, Output, SlabOutput};
+use crate::gpu::volume_texture::VolumeTexture;
 use crate::gpu::{Gpu, GpuError, compute, dispatch_compute};
 use crate::gradient::Operator;
-use crate::render::gaussian_pass::GaussianPass;
-use crate::render::slabs::{Destination, Output, SlabOutput};
-use crate::render::volume_texture::VolumeTexture;
 
 /// WGSL mirror: keep in sync with `Params` in shaders/gradient.wgsl.
 #[repr(C)]

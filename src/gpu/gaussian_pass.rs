@@ -1,10 +1,10 @@
 //! The Gaussian gradient on the GPU: three separable compute passes through float storage
 //! textures (shaders/gaussian.wgsl), the last one writing |grad f| slab by slab.
 
+use crate::gpu::slabs::{Destination, Output, SlabOutput};
+use crate::gpu::volume_texture::VolumeTexture;
 use crate::gpu::{Gpu, GpuError, compute, dispatch_compute, guarded};
 use crate::gradient::cpu::gaussian_kernels;
-use crate::render::slabs::{Destination, Output, SlabOutput};
-use crate::render::volume_texture::VolumeTexture;
 
 /// WGSL mirror: keep in sync with `Params` in shaders/gaussian.wgsl.
 #[repr(C)]

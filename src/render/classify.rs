@@ -1,0 +1,197 @@
+//! Brick classification: which blocks the transfer function leaves empty.
+//!
+//! A block is empty when every sample in it gets zero opacity: when the scalar opacity is zero
+//! over its whole value range, or the gradient opacity is zero over its whole |grad f| range
+//! (their product is zero either way). Both are range queries on prefix counts of the
+//! classification table's columns and rows with non-zero alpha, so a classification is one pass
+//! over the blocks, a few milliseconds even for a volume of hundreds of millions of voxels, and
+//! it runs on every transfer-function edit. Conservative by construction: the entries on both
+//! sides of a range count (the sampler filters between them), widened by one more for
+//! rounding.
+
+use crate::gpu::{Gpu, GpuError, guarded};
+use crate::render::bricks::BlockRanges;
+use crate::render::layout::BrickLayout;
+use crate::render::quantise::Quantisation;
+use crate::render::table::ClassTable;
+
+/// Which entries along one axis of the table have positive alpha, for range queries.
+#[derive(Debug)]
+struct Visible {
+    prefix: Vec<u32>,
+}
+
+impl Visible {
+    fn new(alphas: impl Iterator<Item = f32>) -> Visible {
+        let mut prefix = vec![0u32];
+        for a in alphas {
+            let seen = prefix[prefix.len() - 1] + u32::from(a > 0.0);
+            prefix.push(seen);
+        }
+        Visible { prefix }
+    }
+
+    /// Whether any entry between positions `a` and `b` (clamped to the axis) is visible.
+    fn any(&self, a: f32, b: f32) -> bool {
+        let last = self.prefix.len() - 2;
+        let clamp = |p: f32| p.clamp(0.0, last as f32);
+        let (a, b) = (clamp(a), clamp(b));
+        let first = (a.min(b).floor() as usize).saturating_sub(1);
+        let end = (a.max(b).ceil() as usize + 1).min(last);
+        self.prefix[end + 1] > self.prefix[first]
+    }
+}
+
+/// The outcome of one classification.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Classification {
+    /// 1 for a block a ray must sample, 0 for an empty one; x fastest.
+    pub occupancy: Vec<u8>,
+    pub blocks_empty: usize,
+    /// Bricks all of whose blocks are empty.
+    pub bricks_empty: usize,
+}
+
+/// Classifies every block of a volume normalised by `q` for `table`.
+pub fn classify(
+    layout: &BrickLayout,
+    blocks: &BlockRanges,
+    table: &ClassTable,
+    q: &Quantisation,
+) -> Classification {
+    let constant = if table.uses_gradient() {
+        1.0
+    } else {
+        table.gradient[0]
+    };
+    let columns = Visible::new(table.scalar.entries.iter().map(|e| e[3] * constant));
+    let rows = table
+        .uses_gradient()
+        .then(|| Visible::new(table.gradient.iter().copied()));
+    let [scale, offset] = table.value_mapping(q);
+    let row_scale = table.gradient_scale(q);
+    let occupancy: Vec<u8> = blocks
+        .ranges
+        .iter()
+        .map(|&[v0, v1, g0, g1]| {
+            if v0 > v1 {
+                return 0; // no voxel (cannot happen for a block of a real volume)
+            }
+            let value = columns.any(v0 * scale + offset, v1 * scale + offset);
+            let gradient = rows
+                .as_ref()
+                .is_none_or(|r| r.any(g0.sqrt() * row_scale, g1.sqrt() * row_scale));
+            u8::from(value && gradient)
+        })
+        .collect();
+    let blocks_empty = occupancy.iter().filter(|&&o| o == 0).count();
+    let mut occupied_bricks = vec![false; layout.brick_count()];
+    for bz in 0..layout.blocks[2] {
+        for by in 0..layout.blocks[1] {
+            for bx in 0..layout.blocks[0] {
+                let b = [bx, by, bz];
+                if occupancy[layout.block_index(b)] != 0 {
+                    occupied_bricks[layout.brick_index(layout.brick_of_block(b))] = true;
+                }
+            }
+        }
+    }
+    let bricks_empty = occupied_bricks.iter().filter(|&&o| !o).count();
+    Classification {
+        occupancy,
+        blocks_empty,
+        bricks_empty,
+    }
+}
+
+/// The block occupancy on the GPU: an `r8uint` texel per block, what the raymarcher reads
+/// when it enters a block.
+#[derive(Debug)]
+pub struct OccupancyTexture {
+    texture: wgpu::Texture,
+    pub view: wgpu::TextureView,
+}
+
+impl OccupancyTexture {
+    pub fn new(gpu: &Gpu, layout: &BrickLayout) -> Result<OccupancyTexture, GpuError> {
+        let [bx, by, bz] = layout.blocks.map(|b| b as u32);
+        let texture = guarded(gpu, "the block occupancy grid", || {
+            gpu.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("OccupancyTexture::blocks"),
+                size: wgpu::Extent3d {
+                    width: bx,
+                    height: by,
+                    depth_or_array_layers: bz,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D3,
+                format: wgpu::TextureFormat::R8Uint,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            })
+        })?;
+        let view = texture.create_view(&Default::default());
+        Ok(OccupancyTexture { texture, view })
+    }
+
+    /// Uploads one classification's occupancy.
+    pub fn write(&self, gpu: &Gpu, layout: &BrickLayout, occupancy: &[u8]) {
+        let [bx, by, _] = layout.blocks;
+        gpu.queue.write_texture(
+            self.texture.as_image_copy(),
+            occupancy,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(bx as u32),
+                rows_per_image: Some(by as u32),
+            },
+            self.texture.size(),
+        );
+    }
+
+    pub fn bytes(&self) -> u64 {
+        let size = self.texture.size();
+        size.width as u64 * size.height as u64 * size.depth_or_array_layers as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tf::TransferFunction;
+
+    fn layout() -> BrickLayout {
+        // 3 blocks of 8 cells along x, in one brick of 32 cells.
+        BrickLayout::new([25, 2, 2], [1.0; 3], Some(32))
+    }
+
+    #[test]
+    fn blocks_are_empty_where_either_curve_is_zero_over_their_range() {
+        let q = Quantisation::new([-1000.0, 1000.0], 100.0);
+        let n = |v: f64| ((v + 1000.0) / 2000.0) as f32;
+        let g = |x: f64| (x / 100.0) as f32;
+        let blocks = BlockRanges {
+            ranges: vec![
+                [n(-1000.0), n(-900.0), g(0.0), g(50.0)], // air
+                [n(-950.0), n(100.0), g(0.0), g(1.0)],    // reaches tissue, but uniform
+                [n(200.0), n(300.0), g(30.0), g(60.0)],   // tissue with edges
+            ],
+        };
+        let mut tf = TransferFunction::default_for_range([-1000.0, 1000.0]);
+        tf.scalar_opacity = vec![[-1000.0, 0.0], [0.0, 0.0], [50.0, 0.5], [1000.0, 0.5]];
+        tf.gradient_opacity = vec![[0.0, 0.0], [10.0, 0.0], [20.0, 1.0]];
+        let l = layout();
+        let with_gradient = classify(&l, &blocks, &ClassTable::bake(&tf, &q, 1.0), &q);
+        assert_eq!(with_gradient.occupancy, vec![0, 0, 1]);
+        assert_eq!(with_gradient.blocks_empty, 2);
+        assert_eq!(with_gradient.bricks_empty, 0);
+        tf.gradient_opacity = vec![[0.0, 1.0]];
+        let scalar_only = classify(&l, &blocks, &ClassTable::bake(&tf, &q, 1.0), &q);
+        assert_eq!(scalar_only.occupancy, vec![0, 1, 1]);
+        tf.gradient_opacity = vec![[0.0, 0.0]];
+        let nothing = classify(&l, &blocks, &ClassTable::bake(&tf, &q, 1.0), &q);
+        assert_eq!(nothing.occupancy, vec![0, 0, 0]);
+        assert_eq!(nothing.bricks_empty, 1);
+    }
+}

@@ -1,0 +1,112 @@
+//! The brick pool: one 3-D texture holding every resident brick in a slot of `C + 2` voxels a
+//! side, value and |grad f| in one texel (`rg16unorm`: 4 bytes a voxel), so one filtered fetch
+//! serves both. Slots are laid out as a grid that fits the device's 3-D texture limit, so a
+//! volume longer than that limit on one side still fits if its voxels do.
+
+use crate::gpu::{Gpu, GpuError, guarded};
+use crate::render::bricks::PackedBrick;
+use crate::render::layout::BrickLayout;
+use crate::render::page_table::slot_of;
+use crate::render::quantise::{PoolFormat, code_of};
+
+#[derive(Debug)]
+pub struct BrickPool {
+    pub texture: wgpu::Texture,
+    pub view: wgpu::TextureView,
+    pub format: PoolFormat,
+    /// Slots per axis.
+    pub grid: [usize; 3],
+    /// Voxels per slot along each axis.
+    pub side: [usize; 3],
+}
+
+impl BrickPool {
+    /// An empty pool of `grid` slots for bricks of `layout`.
+    pub fn new(
+        gpu: &Gpu,
+        layout: &BrickLayout,
+        grid: [usize; 3],
+        format: PoolFormat,
+    ) -> Result<BrickPool, GpuError> {
+        let side = layout.slot_side();
+        let [w, h, d] = [0, 1, 2].map(|a| (grid[a] * side[a]) as u32);
+        let texture = guarded(gpu, "the brick pool", || {
+            gpu.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("BrickPool::texture"),
+                size: wgpu::Extent3d {
+                    width: w,
+                    height: h,
+                    depth_or_array_layers: d,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D3,
+                format: format.texture_format(),
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            })
+        })?;
+        let view = texture.create_view(&Default::default());
+        Ok(BrickPool {
+            texture,
+            view,
+            format,
+            grid,
+            side,
+        })
+    }
+
+    /// Texels per axis.
+    pub fn texels(&self) -> [usize; 3] {
+        [0, 1, 2].map(|a| self.grid[a] * self.side[a])
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.texels().iter().map(|&t| t as u64).product::<u64>() * self.format.bytes_per_texel()
+    }
+
+    /// Writes `bricks` into the slots `entries` (the page table) gives them, then submits, so
+    /// the staging copies are released before the next slab is made.
+    pub fn upload(&self, gpu: &Gpu, layout: &BrickLayout, entries: &[u32], bricks: &[PackedBrick]) {
+        let [sx, sy, sz] = self.side.map(|s| s as u32);
+        for brick in bricks {
+            let slot = slot_of(entries[layout.brick_index(brick.brick)]);
+            let bytes: Vec<u8> = match self.format {
+                PoolFormat::Unorm16 => brick
+                    .texels
+                    .iter()
+                    .flat_map(|&[v, g]| {
+                        let [a, b] = code_of(v).to_ne_bytes();
+                        let [c, d] = code_of(g).to_ne_bytes();
+                        [a, b, c, d]
+                    })
+                    .collect(),
+                PoolFormat::Float32 => bytemuck::cast_slice(&brick.texels).to_vec(),
+            };
+            gpu.queue.write_texture(
+                wgpu::TexelCopyTextureInfo {
+                    texture: &self.texture,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d {
+                        x: slot[0] as u32 * sx,
+                        y: slot[1] as u32 * sy,
+                        z: slot[2] as u32 * sz,
+                    },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                &bytes,
+                wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(sx * self.format.bytes_per_texel() as u32),
+                    rows_per_image: Some(sy),
+                },
+                wgpu::Extent3d {
+                    width: sx,
+                    height: sy,
+                    depth_or_array_layers: sz,
+                },
+            );
+        }
+        gpu.queue.submit([]);
+    }
+}
