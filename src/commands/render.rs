@@ -8,7 +8,7 @@ use gradvol::camera::Camera;
 use gradvol::gpu::Gpu;
 use gradvol::png_io::read_scene;
 use gradvol::render::params::Geometry;
-use gradvol::render::renderer::{Renderer, TILE_SIDE, fit_to_device};
+use gradvol::render::renderer::{Renderer, RendererOptions, TILE_SIDE, fit_to_device};
 use gradvol::scene::Scene;
 use gradvol::tf::TransferFunction;
 use gradvol::volume::Volume;
@@ -83,8 +83,8 @@ pub fn run(scene: &mut Scene, volume: &Volume, output: &Path, frames: Option<u32
     }
     let volume = fitted.as_ref().map_or(volume, |(small, _)| small);
     let start = Instant::now();
-    let mut renderer = Renderer::new(&gpu, volume, &tf)?;
-    renderer.prepare(&gpu, volume, &scene.render)?;
+    let mut renderer =
+        Renderer::prepared(&gpu, volume, &tf, &scene.render, RendererOptions::default())?;
     let setup_ms = start.elapsed().as_secs_f64() * 1e3;
     // The image's scene holds the resolved transfer function, so it reproduces the image even
     // if a preset changes.

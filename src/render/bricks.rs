@@ -1,54 +1,88 @@
-//! The volume cut into bricks on the host: each brick's slot of `C + 3` voxels a side as
-//! normalised value and |grad f| pairs (exactly what the GPU will read back from the pool's
-//! format), and the ranges of every block, gathered while the slots are filled. A slab of bricks (one row of bricks along z) is converted at a time, so
-//! the host never holds a second copy of the volume.
+//! The volume cut into bricks on the host: each brick's slot of `C + 3` voxels a side, encoded
+//! in the pool's format (what the GPU reads back is exactly the normalised value and |grad f|
+//! pairs the CPU reference samples), and the ranges of every block, gathered while the slots
+//! are filled. A few bricks are made at a time, straight from the volume's own voxels, so the
+//! host never holds a second copy of the volume.
 
 use rayon::prelude::*;
 
 use crate::render::layout::{BORDER_BEFORE, BrickLayout};
-use crate::render::quantise::{PoolFormat, Quantisation};
+use crate::render::quantise::{PoolFormat, Quantisation, code_of, unorm};
 use crate::volume::Volume;
 
 /// A texel of the pool as the shader reads it: normalised value and |grad f|, 0..1.
 pub type Texel = [f32; 2];
+
+/// |grad f| for the pool: the values (data units per mm), or already their 16-bit codes.
+#[derive(Debug, Clone, Copy)]
+pub enum Gradient<'a> {
+    Values(&'a [f32]),
+    Codes(&'a [u16]),
+}
 
 /// What the pool is filled from: the volume's values, |grad f| when it is known (0 otherwise),
 /// how both are normalised, and the format that stores them.
 #[derive(Debug, Clone, Copy)]
 pub struct Source<'a> {
     pub volume: &'a Volume,
-    pub gradient: Option<&'a [f32]>,
+    pub gradient: Option<Gradient<'a>>,
     pub quantisation: Quantisation,
     pub format: PoolFormat,
 }
 
+/// The largest finite value of `values` (0 for none).
+pub fn finite_max(values: &[f32]) -> f64 {
+    values
+        .par_iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .reduce(|| 0.0, f32::max) as f64
+}
+
+/// |grad f| as 16-bit codes of `quantisation` (half the memory of the values, for a pool of
+/// 16-bit texels).
+pub fn gradient_codes(values: &[f32], quantisation: &Quantisation) -> Vec<u16> {
+    values
+        .par_iter()
+        .map(|&g| quantisation.gradient_code(g))
+        .collect()
+}
+
 impl<'a> Source<'a> {
-    /// Codes normalised to the volume's range and, when given, to the gradient's largest
+    /// Texels normalised to the volume's range and, when given, to the gradient's largest
     /// finite value.
     pub fn new(volume: &'a Volume, gradient: Option<&'a [f32]>, format: PoolFormat) -> Source<'a> {
         if let Some(g) = gradient {
             assert_eq!(g.len(), volume.voxel_count(), "one |grad f| per voxel");
         }
-        let gradient_max = gradient.map_or(0.0, |g| {
-            g.par_iter()
-                .copied()
-                .filter(|x| x.is_finite())
-                .reduce(|| 0.0, f32::max) as f64
-        });
         Source {
             volume,
-            gradient,
-            quantisation: Quantisation::new(volume.range, gradient_max),
+            gradient: gradient.map(Gradient::Values),
+            quantisation: Quantisation::new(volume.range, gradient.map_or(0.0, finite_max)),
             format,
         }
     }
 
-    fn texel(&self, value: f32, gradient: Option<f32>) -> Texel {
+    /// Texels from |grad f| already coded by `quantisation` (for a 16-bit pool).
+    pub fn coded(volume: &'a Volume, codes: &'a [u16], quantisation: Quantisation) -> Source<'a> {
+        assert_eq!(codes.len(), volume.voxel_count(), "one |grad f| per voxel");
+        Source {
+            volume,
+            gradient: Some(Gradient::Codes(codes)),
+            quantisation,
+            format: PoolFormat::Unorm16,
+        }
+    }
+
+    /// The texel of voxel `i`.
+    fn texel_at(&self, i: usize, value: f32) -> Texel {
         let q = &self.quantisation;
-        [
-            q.value_texel(value, self.format),
-            gradient.map_or(0.0, |g| q.gradient_texel(g, self.format)),
-        ]
+        let gradient = match self.gradient {
+            None => 0.0,
+            Some(Gradient::Values(g)) => q.gradient_texel(g[i], self.format),
+            Some(Gradient::Codes(c)) => unorm(c[i]),
+        };
+        [q.value_texel(value, self.format), gradient]
     }
 
     /// The texel of every voxel, x fastest: the unbricked volume the CPU reference samples.
@@ -57,18 +91,41 @@ impl<'a> Source<'a> {
         let values = self.volume.data.range_to_f32(0, n);
         (0..n)
             .into_par_iter()
-            .map(|i| self.texel(values[i], self.gradient.map(|g| g[i])))
+            .map(|i| self.texel_at(i, values[i]))
             .collect()
     }
 }
 
 /// One brick's slot: `C + 3` texels per axis, x fastest, from the voxel before the brick's
-/// first cell to the one after its last; voxels past the volume's ends repeat its edge (clamp
-/// to edge).
+/// first cell to the one after its last (voxels past the volume's ends repeat its edge: clamp
+/// to edge), encoded in the pool's format.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackedBrick {
     pub brick: [usize; 3],
-    pub texels: Vec<Texel>,
+    pub format: PoolFormat,
+    pub bytes: Vec<u8>,
+}
+
+impl PackedBrick {
+    /// Texel `i` as the GPU reads it.
+    pub fn texel(&self, i: usize) -> Texel {
+        match self.format {
+            PoolFormat::Unorm16 => {
+                let b = &self.bytes[4 * i..4 * i + 4];
+                [
+                    unorm(u16::from_ne_bytes([b[0], b[1]])),
+                    unorm(u16::from_ne_bytes([b[2], b[3]])),
+                ]
+            }
+            PoolFormat::Float32 => {
+                let b = &self.bytes[8 * i..8 * i + 8];
+                [
+                    f32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+                    f32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+                ]
+            }
+        }
+    }
 }
 
 /// `[value min, value max, |grad f| min, |grad f| max]` texels of every block (x fastest), over
@@ -78,71 +135,97 @@ pub struct BlockRanges {
     pub ranges: Vec<[f32; 4]>,
 }
 
-/// Fills every brick's slot in slabs along z, hands each slab's bricks to `sink` (in order of
-/// their linear index), and returns the block ranges.
+/// Fills every brick's slot, a few bricks at a time (in order of their linear index), hands
+/// each batch to `sink`, and returns the block ranges.
 pub fn pack(
     layout: &BrickLayout,
     source: &Source,
     mut sink: impl FnMut(Vec<PackedBrick>),
 ) -> BlockRanges {
-    let [nx, ny, nz] = layout.dims;
-    let [cx, cy, cz] = layout.brick;
-    let [sx, sy, sz] = layout.slot_side();
-    let plane = nx * ny;
     let mut ranges = vec![[f32::INFINITY, 0.0, f32::INFINITY, 0.0]; layout.block_count()];
-    for bz in 0..layout.bricks[2] {
-        // The slab's planes: from the one before the bricks' first cell to their slots' end.
-        let first = (bz * cz).saturating_sub(BORDER_BEFORE);
-        let z0 = (bz * cz) as isize - BORDER_BEFORE as isize;
-        let z1 = (bz * cz + sz - 1 - BORDER_BEFORE).min(nz - 1);
-        let values = source
-            .volume
-            .data
-            .range_to_f32(first * plane, (z1 - first + 1) * plane);
-        let gradient = source.gradient.map(|g| &g[first * plane..(z1 + 1) * plane]);
-        // The volume's index along an axis of `n` for slot texel `t` of a brick starting at cell
-        // `c0`: clamped to the volume.
-        let at = |c0: usize, t: usize, n: usize| {
-            (c0 as isize - BORDER_BEFORE as isize + t as isize).clamp(0, n as isize - 1) as usize
-        };
-        let bricks: Vec<PackedBrick> = (0..layout.bricks[0] * layout.bricks[1])
+    let batch = 2 * rayon::current_num_threads().max(1);
+    let count = layout.brick_count();
+    for first in (0..count).step_by(batch) {
+        let made: Vec<(PackedBrick, Vec<Texel>)> = (first..(first + batch).min(count))
             .into_par_iter()
             .map(|i| {
-                let (bx, by) = (i % layout.bricks[0], i / layout.bricks[0]);
-                let mut texels = Vec::with_capacity(layout.slot_voxels());
-                for z in 0..sz {
-                    let vz = (z0 + z as isize).clamp(0, nz as isize - 1) as usize - first;
-                    for y in 0..sy {
-                        let row = (vz * ny + at(by * cy, y, ny)) * nx;
-                        for x in 0..sx {
-                            let i = row + at(bx * cx, x, nx);
-                            texels.push(source.texel(values[i], gradient.map(|g| g[i])));
-                        }
-                    }
-                }
-                PackedBrick {
-                    brick: [bx, by, bz],
-                    texels,
-                }
+                let [bx, by] = [
+                    i % layout.bricks[0],
+                    (i / layout.bricks[0]) % layout.bricks[1],
+                ];
+                let brick = [bx, by, i / (layout.bricks[0] * layout.bricks[1])];
+                let texels = slot_texels(layout, source, brick);
+                let bytes = encode(&texels, source.format);
+                let packed = PackedBrick {
+                    brick,
+                    format: source.format,
+                    bytes,
+                };
+                (packed, texels)
             })
             .collect();
-        for brick in &bricks {
-            block_ranges_of(layout, brick, &mut ranges);
+        let mut bricks = Vec::with_capacity(made.len());
+        for (packed, texels) in made {
+            block_ranges_of(layout, packed.brick, &texels, &mut ranges);
+            bricks.push(packed);
         }
         sink(bricks);
     }
     BlockRanges { ranges }
 }
 
-/// Widens the ranges of the blocks inside `brick` by the texels of their cells.
-fn block_ranges_of(layout: &BrickLayout, brick: &PackedBrick, ranges: &mut [[f32; 4]]) {
+/// The texels of one brick's slot.
+fn slot_texels(layout: &BrickLayout, source: &Source, brick: [usize; 3]) -> Vec<Texel> {
+    let [nx, ny, nz] = layout.dims;
+    let [sx, sy, sz] = layout.slot_side();
+    // The volume's index along an axis of `n` for slot texel `t` of brick `b`: clamped.
+    let at = |a: usize, t: usize, n: usize| {
+        let first = (brick[a] * layout.brick[a]) as isize - BORDER_BEFORE as isize;
+        (first + t as isize).clamp(0, n as isize - 1) as usize
+    };
+    let mut texels = Vec::with_capacity(layout.slot_voxels());
+    for z in 0..sz {
+        let plane = at(2, z, nz) * ny;
+        for y in 0..sy {
+            let row = (plane + at(1, y, ny)) * nx;
+            for x in 0..sx {
+                let i = row + at(0, x, nx);
+                texels.push(source.texel_at(i, source.volume.data.get_f64(i) as f32));
+            }
+        }
+    }
+    texels
+}
+
+/// Texels as the pool stores them: 16-bit codes or float32 pairs, native byte order.
+fn encode(texels: &[Texel], format: PoolFormat) -> Vec<u8> {
+    match format {
+        PoolFormat::Unorm16 => texels
+            .iter()
+            .flat_map(|&[v, g]| {
+                let [a, b] = code_of(v).to_ne_bytes();
+                let [c, d] = code_of(g).to_ne_bytes();
+                [a, b, c, d]
+            })
+            .collect(),
+        PoolFormat::Float32 => bytemuck::cast_slice(texels).to_vec(),
+    }
+}
+
+/// Widens the ranges of the blocks inside `brick` by the `texels` of their cells.
+fn block_ranges_of(
+    layout: &BrickLayout,
+    brick: [usize; 3],
+    texels: &[Texel],
+    ranges: &mut [[f32; 4]],
+) {
     let [sx, sy, _] = layout.slot_side();
     let per = layout.blocks_per_brick();
     for mz in 0..per[2] {
         for my in 0..per[1] {
             for mx in 0..per[0] {
                 let m = [mx, my, mz];
-                let block = [0, 1, 2].map(|a| brick.brick[a] * per[a] + m[a]);
+                let block = [0, 1, 2].map(|a| brick[a] * per[a] + m[a]);
                 if (0..3).any(|a| block[a] >= layout.blocks[a]) {
                     continue;
                 }
@@ -152,7 +235,7 @@ fn block_ranges_of(layout: &BrickLayout, brick: &PackedBrick, ranges: &mut [[f32
                 let r = &mut ranges[layout.block_index(block)];
                 for z in lo[2]..=hi[2] {
                     for y in lo[1]..=hi[1] {
-                        let row = &brick.texels[(z * sy + y) * sx..][..sx];
+                        let row = &texels[(z * sy + y) * sx..][..sx];
                         for &[v, g] in &row[lo[0]..=hi[0]] {
                             r[0] = r[0].min(v);
                             r[1] = r[1].max(v);
@@ -194,7 +277,7 @@ mod tests {
                         };
                         let (vx, vy, vz) = (at(x, 0), at(y, 1), at(z, 2));
                         let want = coded[vx + 21 * (vy + 17 * vz)];
-                        assert_eq!(b.texels[x + sx * (y + sy * z)], want);
+                        assert_eq!(b.texel(x + sx * (y + sy * z)), want);
                     }
                 }
             }

@@ -7,7 +7,7 @@ use crate::gpu::{Gpu, GpuError, guarded};
 use crate::render::bricks::PackedBrick;
 use crate::render::layout::BrickLayout;
 use crate::render::page_table::slot_of;
-use crate::render::quantise::{PoolFormat, code_of};
+use crate::render::quantise::PoolFormat;
 
 #[derive(Debug)]
 pub struct BrickPool {
@@ -65,24 +65,12 @@ impl BrickPool {
         self.texels().iter().map(|&t| t as u64).product::<u64>() * self.format.bytes_per_texel()
     }
 
-    /// Writes `bricks` into the slots `entries` (the page table) gives them, then submits, so
-    /// the staging copies are released before the next slab is made.
+    /// Writes `bricks` into the slots `entries` (the page table) gives them, then submits and
+    /// waits, so that the staging copies are released before the next bricks are made.
     pub fn upload(&self, gpu: &Gpu, layout: &BrickLayout, entries: &[u32], bricks: &[PackedBrick]) {
         let [sx, sy, sz] = self.side.map(|s| s as u32);
         for brick in bricks {
             let slot = slot_of(entries[layout.brick_index(brick.brick)]);
-            let bytes: Vec<u8> = match self.format {
-                PoolFormat::Unorm16 => brick
-                    .texels
-                    .iter()
-                    .flat_map(|&[v, g]| {
-                        let [a, b] = code_of(v).to_ne_bytes();
-                        let [c, d] = code_of(g).to_ne_bytes();
-                        [a, b, c, d]
-                    })
-                    .collect(),
-                PoolFormat::Float32 => bytemuck::cast_slice(&brick.texels).to_vec(),
-            };
             gpu.queue.write_texture(
                 wgpu::TexelCopyTextureInfo {
                     texture: &self.texture,
@@ -94,7 +82,7 @@ impl BrickPool {
                     },
                     aspect: wgpu::TextureAspect::All,
                 },
-                &bytes,
+                &brick.bytes,
                 wgpu::TexelCopyBufferLayout {
                     offset: 0,
                     bytes_per_row: Some(sx * self.format.bytes_per_texel() as u32),
@@ -108,5 +96,7 @@ impl BrickPool {
             );
         }
         gpu.queue.submit([]);
+        // The wait only frees staging memory; a failure here shows at the next draw.
+        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
     }
 }

@@ -19,7 +19,7 @@ use crate::gpu::volume_texture::VolumeTexture;
 use crate::gpu::{Gpu, GpuError, guarded};
 use crate::gradient::{Operator, cpu};
 use crate::png_io::{PngError, write_png_rows};
-use crate::render::bricks::{self, BlockRanges, Source};
+use crate::render::bricks::{self, BlockRanges, Source, finite_max, gradient_codes};
 use crate::render::classify::{Classification, OccupancyTexture, classify};
 use crate::render::layout::BrickLayout;
 use crate::render::luts::LutTextures;
@@ -126,6 +126,34 @@ pub fn fit_to_device(gpu: &Gpu, volume: &Volume) -> Option<(Volume, String)> {
     Some((small, note))
 }
 
+/// |grad f| of `volume` by `operator` on the host: by the compute pass (from a float copy of the
+/// volume that lives only while it runs; `pass` is built on first use) or on the CPU.
+fn compute_gradient(
+    gpu: &Gpu,
+    pass: &mut Option<GradientPass>,
+    volume: &Volume,
+    operator: Operator,
+    on_gpu: bool,
+) -> Result<(Vec<f32>, GradientReport), GpuError> {
+    let start = Instant::now();
+    let (values, device) = if on_gpu {
+        let pass = pass.get_or_insert_with(|| GradientPass::new(gpu));
+        let scalar = VolumeTexture::upload(gpu, volume)?;
+        let values = pass.compute(gpu, &scalar, volume.spacing, operator)?;
+        (values, format!("gpu: {}", gpu.describe()))
+    } else {
+        let threads = rayon::current_num_threads();
+        let values = cpu::gradient_magnitude(volume, operator);
+        (values, format!("cpu ({threads} threads)"))
+    };
+    let report = GradientReport {
+        operator,
+        device,
+        ms: start.elapsed().as_secs_f64() * 1e3,
+    };
+    Ok((values, report))
+}
+
 /// The pool format this device can filter: 16 bits when it has normalised 16-bit textures,
 /// else float32 when it can filter that.
 fn pool_format(gpu: &Gpu, wanted: Option<PoolFormat>) -> Result<PoolFormat, GpuError> {
@@ -183,6 +211,83 @@ impl Renderer {
         tf: &TransferFunction,
         options: RendererOptions,
     ) -> Result<Renderer, GpuError> {
+        let mut renderer = Self::unpacked(gpu, volume, tf, options)?;
+        renderer.pack(gpu, volume, None);
+        Ok(renderer)
+    }
+
+    /// A renderer ready to draw with `settings`: |grad f| computed first when the transfer
+    /// function needs it, then the pool packed once, so the float |grad f| and the pool are
+    /// never both built twice (what `gradvol render` uses; [`Renderer::new`] followed by
+    /// [`Renderer::prepare`] gives the same pixels).
+    pub fn prepared(
+        gpu: &Gpu,
+        volume: &Volume,
+        tf: &TransferFunction,
+        settings: &RenderSettings,
+        options: RendererOptions,
+    ) -> Result<Renderer, GpuError> {
+        let needed = settings.blend == Blend::Composite && gradient_use(tf).is_none();
+        let mut pass = None;
+        let gradient = if needed {
+            let on_gpu = !gpu.is_software() && GradientPass::supports(gpu, settings.gradient);
+            Some(compute_gradient(
+                gpu,
+                &mut pass,
+                volume,
+                settings.gradient,
+                on_gpu,
+            )?)
+        } else {
+            None
+        };
+        let format = pool_format(gpu, options.format)?;
+        let mut renderer;
+        match gradient {
+            // A 16-bit pool: keep |grad f| as its codes from here on, half the memory.
+            Some((values, report)) if format == PoolFormat::Unorm16 => {
+                let q = Quantisation::new(volume.range, finite_max(&values));
+                let codes = gradient_codes(&values, &q);
+                drop(values);
+                renderer = Self::unpacked(gpu, volume, tf, options)?;
+                renderer.fill(gpu, &Source::coded(volume, &codes, q));
+                renderer.gradient = Some(report.operator);
+                renderer.last_gradient = Some(report);
+            }
+            Some((values, report)) => {
+                renderer = Self::unpacked(gpu, volume, tf, options)?;
+                renderer.set_gradient(gpu, volume, &values, report);
+            }
+            None => {
+                renderer = Self::unpacked(gpu, volume, tf, options)?;
+                renderer.pack(gpu, volume, None);
+            }
+        }
+        renderer.gradient_pass = pass;
+        Ok(renderer)
+    }
+
+    /// A renderer whose pool holds `gradient`, |grad f| the caller computed (the viewer keeps it
+    /// on the host for statistics and picking): packed once.
+    pub fn with_gradient(
+        gpu: &Gpu,
+        volume: &Volume,
+        tf: &TransferFunction,
+        gradient: &[f32],
+        report: GradientReport,
+    ) -> Result<Renderer, GpuError> {
+        let mut renderer = Self::unpacked(gpu, volume, tf, RendererOptions::default())?;
+        renderer.set_gradient(gpu, volume, gradient, report);
+        Ok(renderer)
+    }
+
+    /// Every GPU object of a renderer, with the pool not yet filled.
+    fn unpacked(
+        gpu: &Gpu,
+        volume: &Volume,
+        tf: &TransferFunction,
+        options: RendererOptions,
+    ) -> Result<Renderer, GpuError> {
         let format = pool_format(gpu, options.format)?;
         let layout = BrickLayout::new(volume.dims, volume.spacing, options.brick);
         let device_max = gpu.device.limits().max_texture_dimension_3d;
@@ -214,7 +319,7 @@ impl Renderer {
             &luts,
         );
         let quantisation = Quantisation::new(volume.range, 0.0);
-        let mut renderer = Renderer {
+        Ok(Renderer {
             pass,
             geometry: Geometry::of(volume),
             layout,
@@ -234,17 +339,19 @@ impl Renderer {
             bindings,
             target: None,
             last_gradient: None,
-        };
-        renderer.pack(gpu, volume, None);
-        Ok(renderer)
+        })
     }
 
     /// Fills the pool with `volume` and `gradient` (zero when `None`), then re-bakes the tables
     /// for the new normalisation and re-classifies the blocks.
     fn pack(&mut self, gpu: &Gpu, volume: &Volume, gradient: Option<&[f32]>) {
-        let source = Source::new(volume, gradient, self.pool.format);
+        self.fill(gpu, &Source::new(volume, gradient, self.pool.format));
+    }
+
+    /// Fills the pool from `source`, then as [`Renderer::pack`].
+    fn fill(&mut self, gpu: &Gpu, source: &Source) {
         let (pool, layout, entries) = (&self.pool, &self.layout, &self.page_table.entries);
-        self.blocks = bricks::pack(layout, &source, |slab| {
+        self.blocks = bricks::pack(layout, source, |slab| {
             pool.upload(gpu, layout, entries, &slab)
         });
         self.quantisation = source.quantisation;
@@ -363,25 +470,13 @@ impl Renderer {
         if !self.needs_gradient(settings) {
             return Ok(());
         }
-        let operator = settings.gradient;
-        let start = Instant::now();
-        let (values, device) = if on_gpu {
-            let pass = self
-                .gradient_pass
-                .get_or_insert_with(|| GradientPass::new(gpu));
-            let scalar = VolumeTexture::upload(gpu, volume)?;
-            let values = pass.compute(gpu, &scalar, volume.spacing, operator)?;
-            (values, format!("gpu: {}", gpu.describe()))
-        } else {
-            let threads = rayon::current_num_threads();
-            let values = cpu::gradient_magnitude(volume, operator);
-            (values, format!("cpu ({threads} threads)"))
-        };
-        let report = GradientReport {
-            operator,
-            device,
-            ms: start.elapsed().as_secs_f64() * 1e3,
-        };
+        let (values, report) = compute_gradient(
+            gpu,
+            &mut self.gradient_pass,
+            volume,
+            settings.gradient,
+            on_gpu,
+        )?;
         self.set_gradient(gpu, volume, &values, report);
         Ok(())
     }

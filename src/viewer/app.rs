@@ -140,9 +140,15 @@ impl Loaded {
         let tf = scene
             .transfer_function(geometry.mean_spacing(), volume.range)
             .map_err(|e| e.to_string())?;
-        let mut renderer = Renderer::new(gpu, &volume, &tf).map_err(|e| e.to_string())?;
         let analysis = Analysis::of(&volume, scene.render.gradient)?;
-        renderer.set_gradient(gpu, &volume, &analysis.gradient, analysis.report.clone());
+        let renderer = Renderer::with_gradient(
+            gpu,
+            &volume,
+            &tf,
+            &analysis.gradient,
+            analysis.report.clone(),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Loaded {
             geometry,
             renderer,
