@@ -218,6 +218,30 @@ fn skipping_changes_nothing_for_ramps_steps_and_narrow_windows() {
 }
 
 #[test]
+fn skipping_changes_nothing_on_the_real_ct_and_mri() {
+    let gpu = gpu();
+    for (file, preset) in [
+        ("lung1_image.nrrd", "gradvol-CT-Bone-Surface"),
+        ("ch2.nii.gz", "gradvol-MR-Boundaries"),
+    ] {
+        let path = sample_data_dir().join(file);
+        let volume = gradvol::volume::load(&path, &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{e}: run scripts/fetch-sample-data.sh"));
+        let tf = presets::preset(preset, Geometry::of(&volume).mean_spacing()).unwrap();
+        let mut s = settings(96);
+        let (skipped, r) = image(&gpu, &volume, &tf, &s, RendererOptions::default());
+        assert!(
+            r.classification().blocks_empty > 0,
+            "{file}: blocks skipped"
+        );
+        s.skip_empty_space = false;
+        let (full, _) = image(&gpu, &volume, &tf, &s, RendererOptions::default());
+        assert!(skipped == full, "{file}: skipping changed the image");
+        assert!(lit(&full) > 1000, "{file}: the volume shows");
+    }
+}
+
+#[test]
 fn the_gradient_curve_alone_can_empty_blocks() {
     let gpu = gpu();
     // Two uniform slabs of different values: every voxel has scalar opacity, but |grad f| is 0
