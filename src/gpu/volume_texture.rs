@@ -1,4 +1,5 @@
-//! The scalar volume on the GPU: an r32float 3-D texture.
+//! A float volume on the GPU, an r32float 3-D texture: the compute passes' input (the scalar
+//! volume) and their resident output (|grad f|).
 
 use crate::gpu::{Gpu, GpuError, guarded, readback};
 use crate::volume::Volume;
