@@ -51,6 +51,37 @@ pub fn guarded<T>(gpu: &Gpu, what: &str, make: impl FnOnce() -> T) -> Result<T, 
     }
 }
 
+/// A texture the shaders only read and the host fills (`TEXTURE_BINDING | COPY_DST`), of
+/// `size` texels, one mip level, and its default view; an allocation failure is an error
+/// naming `what`.
+pub fn read_only_texture(
+    gpu: &Gpu,
+    what: &str,
+    label: &str,
+    size: [u32; 3],
+    dimension: wgpu::TextureDimension,
+    format: wgpu::TextureFormat,
+) -> Result<(wgpu::Texture, wgpu::TextureView), GpuError> {
+    let texture = guarded(gpu, what, || {
+        gpu.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some(label),
+            size: wgpu::Extent3d {
+                width: size[0],
+                height: size[1],
+                depth_or_array_layers: size[2],
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension,
+            format,
+            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            view_formats: &[],
+        })
+    })?;
+    let view = texture.create_view(&Default::default());
+    Ok((texture, view))
+}
+
 /// Records one compute dispatch of `pipeline` with `bindings` as group 0 and submits it.
 pub fn dispatch_compute(
     gpu: &Gpu,

@@ -9,7 +9,7 @@
 //! sides of a range count (the sampler filters between them), widened by one more for
 //! rounding.
 
-use crate::gpu::{Gpu, GpuError, guarded};
+use crate::gpu::{Gpu, GpuError, read_only_texture};
 use crate::render::bricks::BlockRanges;
 use crate::render::layout::BrickLayout;
 use crate::render::quantise::Quantisation;
@@ -115,23 +115,14 @@ pub struct OccupancyTexture {
 impl OccupancyTexture {
     pub fn new(gpu: &Gpu, layout: &BrickLayout) -> Result<OccupancyTexture, GpuError> {
         let [bx, by, bz] = layout.blocks.map(|b| b as u32);
-        let texture = guarded(gpu, "the block occupancy grid", || {
-            gpu.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("OccupancyTexture::blocks"),
-                size: wgpu::Extent3d {
-                    width: bx,
-                    height: by,
-                    depth_or_array_layers: bz,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D3,
-                format: wgpu::TextureFormat::R8Uint,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            })
-        })?;
-        let view = texture.create_view(&Default::default());
+        let (texture, view) = read_only_texture(
+            gpu,
+            "the block occupancy grid",
+            "OccupancyTexture::blocks",
+            [bx, by, bz],
+            wgpu::TextureDimension::D3,
+            wgpu::TextureFormat::R8Uint,
+        )?;
         Ok(OccupancyTexture { texture, view })
     }
 

@@ -3,7 +3,7 @@
 //! minimum and average projections read once per pixel. Rewritten on every edit and when the
 //! sample distance changes.
 
-use crate::gpu::{Gpu, GpuError};
+use crate::gpu::{Gpu, GpuError, read_only_texture};
 use crate::render::table::{ClassTable, ClassTableTexture, VALUE_ENTRIES};
 
 #[derive(Debug)]
@@ -15,22 +15,16 @@ pub struct LutTextures {
 
 impl LutTextures {
     pub fn new(gpu: &Gpu) -> Result<LutTextures, GpuError> {
-        let scalar = gpu.device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("LutTextures::scalar"),
-            size: wgpu::Extent3d {
-                width: VALUE_ENTRIES as u32,
-                height: 1,
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: wgpu::TextureFormat::Rgba32Float,
-            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-            view_formats: &[],
-        });
+        let (scalar, scalar_view) = read_only_texture(
+            gpu,
+            "the colour table",
+            "LutTextures::scalar",
+            [VALUE_ENTRIES as u32, 1, 1],
+            wgpu::TextureDimension::D2,
+            wgpu::TextureFormat::Rgba32Float,
+        )?;
         Ok(LutTextures {
-            scalar_view: scalar.create_view(&Default::default()),
+            scalar_view,
             scalar,
             table: ClassTableTexture::new(gpu)?,
         })

@@ -6,7 +6,7 @@
 //! that are not (and coarser levels) without touching the raymarcher, which always reads a
 //! brick's slot from here.
 
-use crate::gpu::{Gpu, GpuError, guarded};
+use crate::gpu::{Gpu, GpuError, read_only_texture};
 use crate::render::layout::BrickLayout;
 
 /// Slots per pool axis the entry format can address.
@@ -82,23 +82,14 @@ pub struct PageTable {
 impl PageTable {
     pub fn new(gpu: &Gpu, layout: &BrickLayout, entries: Vec<u32>) -> Result<PageTable, GpuError> {
         let [bx, by, bz] = layout.bricks.map(|b| b as u32);
-        let size = wgpu::Extent3d {
-            width: bx,
-            height: by,
-            depth_or_array_layers: bz,
-        };
-        let texture = guarded(gpu, "the page table", || {
-            gpu.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("PageTable::entries"),
-                size,
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D3,
-                format: wgpu::TextureFormat::R32Uint,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            })
-        })?;
+        let (texture, view) = read_only_texture(
+            gpu,
+            "the page table",
+            "PageTable::entries",
+            [bx, by, bz],
+            wgpu::TextureDimension::D3,
+            wgpu::TextureFormat::R32Uint,
+        )?;
         gpu.queue.write_texture(
             texture.as_image_copy(),
             bytemuck::cast_slice(&entries),
@@ -107,9 +98,8 @@ impl PageTable {
                 bytes_per_row: Some(4 * bx),
                 rows_per_image: Some(by),
             },
-            size,
+            texture.size(),
         );
-        let view = texture.create_view(&Default::default());
         Ok(PageTable {
             texture,
             view,

@@ -3,7 +3,7 @@
 //! serves both. Slots are laid out as a grid that fits the device's 3-D texture limit, so a
 //! volume longer than that limit on one side still fits if its voxels do.
 
-use crate::gpu::{Gpu, GpuError, guarded};
+use crate::gpu::{Gpu, GpuError, read_only_texture};
 use crate::render::bricks::PackedBrick;
 use crate::render::layout::BrickLayout;
 use crate::render::page_table::slot_of;
@@ -30,23 +30,14 @@ impl BrickPool {
     ) -> Result<BrickPool, GpuError> {
         let side = layout.slot_side();
         let [w, h, d] = [0, 1, 2].map(|a| (grid[a] * side[a]) as u32);
-        let texture = guarded(gpu, "the brick pool", || {
-            gpu.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("BrickPool::texture"),
-                size: wgpu::Extent3d {
-                    width: w,
-                    height: h,
-                    depth_or_array_layers: d,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D3,
-                format: format.texture_format(),
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            })
-        })?;
-        let view = texture.create_view(&Default::default());
+        let (texture, view) = read_only_texture(
+            gpu,
+            "the brick pool",
+            "BrickPool::texture",
+            [w, h, d],
+            wgpu::TextureDimension::D3,
+            format.texture_format(),
+        )?;
         Ok(BrickPool {
             texture,
             view,

@@ -211,15 +211,16 @@ impl Renderer {
         tf: &TransferFunction,
         options: RendererOptions,
     ) -> Result<Renderer, GpuError> {
-        let mut renderer = Self::unpacked(gpu, volume, tf, options)?;
-        renderer.pack(gpu, volume, None);
-        Ok(renderer)
+        let format = pool_format(gpu, options.format)?;
+        let source = Source::new(volume, None, format);
+        let ratio = correction_ratio(&Geometry::of(volume), &RenderSettings::default(), tf);
+        Self::build(gpu, &source, tf, options, ratio)
     }
 
     /// A renderer ready to draw with `settings`: |grad f| computed first when the transfer
-    /// function needs it, then the pool packed once, so the float |grad f| and the pool are
-    /// never both built twice (what `gradvol render` uses; [`Renderer::new`] followed by
-    /// [`Renderer::prepare`] gives the same pixels).
+    /// function needs it (kept as 16-bit codes for a 16-bit pool), then the pool packed and the
+    /// table baked once, for the sample distance of `settings` (what `gradvol render` uses;
+    /// [`Renderer::new`] followed by [`Renderer::prepare`] gives the same pixels).
     pub fn prepared(
         gpu: &Gpu,
         volume: &Volume,
@@ -227,43 +228,26 @@ impl Renderer {
         settings: &RenderSettings,
         options: RendererOptions,
     ) -> Result<Renderer, GpuError> {
-        let needed = settings.blend == Blend::Composite && gradient_use(tf).is_none();
-        let mut pass = None;
-        let gradient = if needed {
-            let on_gpu = !gpu.is_software() && GradientPass::supports(gpu, settings.gradient);
-            Some(compute_gradient(
-                gpu,
-                &mut pass,
-                volume,
-                settings.gradient,
-                on_gpu,
-            )?)
-        } else {
-            None
-        };
         let format = pool_format(gpu, options.format)?;
-        let mut renderer;
-        match gradient {
-            // A 16-bit pool: keep |grad f| as its codes from here on, half the memory.
-            Some((values, report)) if format == PoolFormat::Unorm16 => {
-                let q = Quantisation::new(volume.range, finite_max(&values));
-                let codes = gradient_codes(&values, &q);
-                drop(values);
-                renderer = Self::unpacked(gpu, volume, tf, options)?;
-                renderer.fill(gpu, &Source::coded(volume, &codes, q));
-                renderer.gradient = Some(report.operator);
-                renderer.last_gradient = Some(report);
-            }
-            Some((values, report)) => {
-                renderer = Self::unpacked(gpu, volume, tf, options)?;
-                renderer.set_gradient(gpu, volume, &values, report);
-            }
-            None => {
-                renderer = Self::unpacked(gpu, volume, tf, options)?;
-                renderer.pack(gpu, volume, None);
-            }
+        let ratio = correction_ratio(&Geometry::of(volume), settings, tf);
+        if settings.blend != Blend::Composite || gradient_use(tf).is_some() {
+            return Self::build(gpu, &Source::new(volume, None, format), tf, options, ratio);
         }
+        let on_gpu = !gpu.is_software() && GradientPass::supports(gpu, settings.gradient);
+        let mut pass = None;
+        let (values, report) = compute_gradient(gpu, &mut pass, volume, settings.gradient, on_gpu)?;
+        let mut renderer = if format == PoolFormat::Unorm16 {
+            let q = Quantisation::new(volume.range, finite_max(&values));
+            let codes = gradient_codes(&values, &q);
+            drop(values);
+            Self::build(gpu, &Source::coded(volume, &codes, q), tf, options, ratio)?
+        } else {
+            let source = Source::new(volume, Some(&values), format);
+            Self::build(gpu, &source, tf, options, ratio)?
+        };
         renderer.gradient_pass = pass;
+        renderer.gradient = Some(report.operator);
+        renderer.last_gradient = Some(report);
         Ok(renderer)
     }
 
@@ -276,19 +260,25 @@ impl Renderer {
         gradient: &[f32],
         report: GradientReport,
     ) -> Result<Renderer, GpuError> {
-        let mut renderer = Self::unpacked(gpu, volume, tf, RendererOptions::default())?;
-        renderer.set_gradient(gpu, volume, gradient, report);
+        let format = pool_format(gpu, None)?;
+        let source = Source::new(volume, Some(gradient), format);
+        let ratio = correction_ratio(&Geometry::of(volume), &RenderSettings::default(), tf);
+        let mut renderer = Self::build(gpu, &source, tf, RendererOptions::default(), ratio)?;
+        renderer.gradient = Some(report.operator);
+        renderer.last_gradient = Some(report);
         Ok(renderer)
     }
 
-    /// Every GPU object of a renderer, with the pool not yet filled.
-    fn unpacked(
+    /// Every GPU object of a renderer, the pool filled from `source` (whose format it takes) and
+    /// the table baked for `ratio`.
+    fn build(
         gpu: &Gpu,
-        volume: &Volume,
+        source: &Source,
         tf: &TransferFunction,
         options: RendererOptions,
+        ratio: f64,
     ) -> Result<Renderer, GpuError> {
-        let format = pool_format(gpu, options.format)?;
+        let volume = source.volume;
         let layout = BrickLayout::new(volume.dims, volume.spacing, options.brick);
         let device_max = gpu.device.limits().max_texture_dimension_3d;
         let max_side = options.max_pool_side.unwrap_or(device_max).min(device_max);
@@ -298,7 +288,7 @@ impl Renderer {
                 GpuError::VolumeTooLarge(nx, ny, nz, max_side)
             })?;
         let page_table = PageTable::new(gpu, &layout, assign_slots(&layout, grid))?;
-        let pool = BrickPool::new(gpu, &layout, grid, format)?;
+        let pool = BrickPool::new(gpu, &layout, grid, source.format)?;
         let occupancy = OccupancyTexture::new(gpu, &layout)?;
         let luts = LutTextures::new(gpu)?;
         let params = gpu.device.create_buffer(&wgpu::BufferDescriptor {
@@ -318,41 +308,41 @@ impl Renderer {
             },
             &luts,
         );
-        let quantisation = Quantisation::new(volume.range, 0.0);
-        Ok(Renderer {
+        let blocks = bricks::pack(&layout, source, |batch| {
+            pool.upload(gpu, &layout, &page_table.entries, &batch)
+        });
+        let mut renderer = Renderer {
             pass,
             geometry: Geometry::of(volume),
             layout,
             pool,
             page_table,
             occupancy,
-            quantisation,
-            blocks: BlockRanges { ranges: Vec::new() },
+            quantisation: source.quantisation,
+            blocks,
             classification: Classification::default(),
             classify_ms: 0.0,
             gradient: None,
             gradient_pass: None,
             luts,
-            table: ClassTable::bake(tf, &quantisation, 1.0),
+            table: ClassTable::bake(tf, &source.quantisation, ratio),
             tf: tf.clone(),
             params,
             bindings,
             target: None,
             last_gradient: None,
-        })
+        };
+        renderer.upload_and_classify(gpu);
+        Ok(renderer)
     }
 
-    /// Fills the pool with `volume` and `gradient` (zero when `None`), then re-bakes the tables
+    /// Fills the pool with `volume` and `gradient` (zero when `None`), then re-bakes the table
     /// for the new normalisation and re-classifies the blocks.
     fn pack(&mut self, gpu: &Gpu, volume: &Volume, gradient: Option<&[f32]>) {
-        self.fill(gpu, &Source::new(volume, gradient, self.pool.format));
-    }
-
-    /// Fills the pool from `source`, then as [`Renderer::pack`].
-    fn fill(&mut self, gpu: &Gpu, source: &Source) {
+        let source = Source::new(volume, gradient, self.pool.format);
         let (pool, layout, entries) = (&self.pool, &self.layout, &self.page_table.entries);
-        self.blocks = bricks::pack(layout, source, |slab| {
-            pool.upload(gpu, layout, entries, &slab)
+        self.blocks = bricks::pack(layout, &source, |batch| {
+            pool.upload(gpu, layout, entries, &batch)
         });
         self.quantisation = source.quantisation;
         self.rebake(gpu);
@@ -362,6 +352,11 @@ impl Renderer {
     /// correction ratio), uploads it and re-classifies the blocks.
     fn rebake(&mut self, gpu: &Gpu) {
         self.table = ClassTable::bake(&self.tf, &self.quantisation, self.table.ratio);
+        self.upload_and_classify(gpu);
+    }
+
+    /// Uploads the table, re-classifies the blocks for it and uploads the occupancy.
+    fn upload_and_classify(&mut self, gpu: &Gpu) {
         self.luts.write(gpu, &self.table);
         let start = Instant::now();
         self.classification = classify(&self.layout, &self.blocks, &self.table, &self.quantisation);

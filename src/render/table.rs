@@ -15,7 +15,7 @@
 use half::f16;
 use rayon::prelude::*;
 
-use crate::gpu::{Gpu, GpuError, guarded};
+use crate::gpu::{Gpu, GpuError, read_only_texture};
 use crate::render::params::gradient_use;
 use crate::render::quantise::Quantisation;
 use crate::tf::{Lut, TransferFunction};
@@ -43,8 +43,7 @@ pub struct ClassTable {
 impl ClassTable {
     /// Bakes `tf` for a volume normalised by `q`, with samples `ratio` unit distances apart.
     pub fn bake(tf: &TransferFunction, q: &Quantisation, ratio: f64) -> ClassTable {
-        let luts = tf.bake_within(q.value_range, [0.0, q.gradient_max]);
-        let scalar = luts.scalar;
+        let scalar = tf.scalar_lut_within(q.value_range);
         debug_assert_eq!(scalar.entries.len(), VALUE_ENTRIES);
         let last_point = tf.gradient_opacity[tf.gradient_opacity.len() - 1][0];
         let gradient_hi = if last_point > 0.0 {
@@ -131,23 +130,14 @@ pub struct ClassTableTexture {
 
 impl ClassTableTexture {
     pub fn new(gpu: &Gpu) -> Result<ClassTableTexture, GpuError> {
-        let texture = guarded(gpu, "the classification table", || {
-            gpu.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("ClassTableTexture::entries"),
-                size: wgpu::Extent3d {
-                    width: VALUE_ENTRIES as u32,
-                    height: GRADIENT_ENTRIES as u32,
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rgba16Float,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            })
-        })?;
-        let view = texture.create_view(&Default::default());
+        let (texture, view) = read_only_texture(
+            gpu,
+            "the classification table",
+            "ClassTableTexture::entries",
+            [VALUE_ENTRIES as u32, GRADIENT_ENTRIES as u32, 1],
+            wgpu::TextureDimension::D2,
+            wgpu::TextureFormat::Rgba16Float,
+        )?;
         Ok(ClassTableTexture { texture, view })
     }
 

@@ -165,13 +165,7 @@ impl TransferFunction {
     /// and `gradients`, each `[min, max]`), so the entries are spent where samples fall; the
     /// curves are flat beyond their points and the data never goes beyond its range.
     pub fn bake_within(&self, values: [f64; 2], gradients: [f64; 2]) -> Luts {
-        let lo = self.scalar_opacity[0][0].min(self.color[0][0]);
-        let hi = self.scalar_opacity[self.scalar_opacity.len() - 1][0]
-            .max(self.color[self.color.len() - 1][0]);
-        let [lo, hi] = within([lo, hi], values);
-        let scalar = Lut::sample(lo, hi, SCALAR_LUT_SIZE, |v| {
-            self.scalar_rgba(v).map(|c| c as f32)
-        });
+        let scalar = self.scalar_lut_within(values);
         let g_lo = self.gradient_opacity[0][0];
         let g_hi = self.gradient_opacity[self.gradient_opacity.len() - 1][0];
         let [g_lo, g_hi] = within([g_lo, g_hi], gradients);
@@ -179,6 +173,17 @@ impl TransferFunction {
             [self.gradient_alpha(g) as f32, 0.0, 0.0, 0.0]
         });
         Luts { scalar, gradient }
+    }
+
+    /// The colour and scalar-opacity table of [`TransferFunction::bake_within`] alone.
+    pub fn scalar_lut_within(&self, values: [f64; 2]) -> Lut {
+        let lo = self.scalar_opacity[0][0].min(self.color[0][0]);
+        let hi = self.scalar_opacity[self.scalar_opacity.len() - 1][0]
+            .max(self.color[self.color.len() - 1][0]);
+        let [lo, hi] = within([lo, hi], values);
+        Lut::sample(lo, hi, SCALAR_LUT_SIZE, |v| {
+            self.scalar_rgba(v).map(|c| c as f32)
+        })
     }
 }
 
