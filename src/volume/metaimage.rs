@@ -3,7 +3,6 @@
 //! ITK.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -202,6 +201,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
         dtype,
         endian,
         count: count * channels as u64,
+        whole: !(ndims == 4 && sizes[3] > 1.0),
     }
     .read(options)
     .map_err(|e| if local { e } else { e.in_data_file(&data_path) })?;
@@ -226,7 +226,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
 
 /// Reads `Key = Value` lines up to and including `ElementDataFile`, which ends the header.
 fn read_header(path: &Path) -> Result<(HashMap<String, String>, u64), ErrorKind> {
-    let mut reader = BufReader::new(File::open(path)?).take(MAX_HEADER_BYTES);
+    let mut reader = BufReader::new(super::open_regular(path)?).take(MAX_HEADER_BYTES);
     let mut fields = HashMap::new();
     let mut offset = 0u64;
     let mut line = Vec::new();

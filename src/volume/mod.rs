@@ -11,7 +11,7 @@ mod export;
 mod metaimage;
 mod nifti;
 mod nrrd;
-mod payload;
+pub(crate) mod payload;
 mod raw;
 pub mod synthetic;
 mod voxels;
@@ -241,6 +241,22 @@ pub struct VolumeInfo {
     pub notes: Vec<String>,
 }
 
+/// The error for a path that is neither a file nor a folder.
+pub(crate) fn not_regular() -> ErrorKind {
+    ErrorKind::invalid(
+        "not a regular file (a FIFO, device or socket); gradvol reads files and folders",
+    )
+}
+
+/// Opens a file for reading after checking that it is a regular one: opening a FIFO blocks
+/// until something writes to it.
+pub(crate) fn open_regular(path: &Path) -> Result<std::fs::File, ErrorKind> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(std::fs::File::open(path)?)
+}
+
 /// Checks dimensions and returns the voxel count, refusing zero sizes and absurd claims.
 pub fn voxel_count(dims: [usize; 3]) -> Result<u64, ErrorKind> {
     if dims.contains(&0) {
@@ -299,6 +315,9 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Volume, LoadError> {
     if meta.is_dir() {
         return dicom::load_folder(path, options);
     }
+    if !meta.is_file() {
+        return Err(at(not_regular()));
+    }
     if meta.len() == 0 {
         return Err(at(ErrorKind::invalid("the file is empty")));
     }
@@ -331,9 +350,7 @@ fn detect(path: &Path) -> Result<Format, ErrorKind> {
     }
     let mut head = Vec::with_capacity(352);
     use std::io::Read;
-    std::fs::File::open(path)?
-        .take(352)
-        .read_to_end(&mut head)?;
+    open_regular(path)?.take(352).read_to_end(&mut head)?;
     if head.starts_with(b"NRRD000") {
         return Ok(Format::Nrrd);
     }

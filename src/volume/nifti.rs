@@ -1,10 +1,9 @@
-//! NIfTI-1 (`.nii`, `.nii.gz`, and `.hdr` + `.img` pairs), either byte order, sform or qform,
+//! NIfTI-1 and NIfTI-2 (`.nii`, `.nii.gz`, and `.hdr` + `.img` pairs), either byte order, sform or qform,
 //! `scl_slope`/`scl_inter`, spatial units; 4-D files open their first volume.
 //!
-//! The header is parsed by the `nifti` crate; the voxels go through the shared bounded reader,
+//! A NIfTI-1 header is parsed by the `nifti` crate, a NIfTI-2 one here; the voxels go through the shared bounded reader,
 //! so a header's claim is checked against the file before anything is allocated.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -94,7 +93,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
     let vox_offset = vox_offset as u64;
     let single_file = &header.magic == b"n+1\0";
     let (data_path, compression, offset, skip) = if single_file {
-        if vox_offset < 348 {
+        if vox_offset < header.sizeof_hdr.max(348) as u64 {
             return Err(invalid(format!(
                 "vox_offset {vox_offset} points into the header"
             )));
@@ -136,6 +135,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
             Endianness::Big => Endian::Big,
         },
         count,
+        whole: extra == 1,
     }
     .read(options)?;
 
@@ -180,41 +180,119 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
 
 fn is_gzip(path: &Path) -> Result<bool, ErrorKind> {
     let mut magic = [0u8; 2];
-    let n = File::open(path)?.take(2).read(&mut magic)?;
+    let n = super::open_regular(path)?.take(2).read(&mut magic)?;
     Ok(n == 2 && magic == [0x1f, 0x8b])
 }
 
 fn read_header(path: &Path, gzipped: bool) -> Result<NiftiHeader, ErrorKind> {
-    let file = File::open(path)?;
-    let mut head = Vec::with_capacity(348);
+    let file = super::open_regular(path)?;
+    let mut head = Vec::with_capacity(NIFTI2_HEADER);
     if gzipped {
         MultiGzDecoder::new(file)
-            .take(348)
+            .take(NIFTI2_HEADER as u64)
             .read_to_end(&mut head)
             .map_err(|e| ErrorKind::Corrupt(e.to_string()))?;
     } else {
-        file.take(348).read_to_end(&mut head)?;
+        file.take(NIFTI2_HEADER as u64).read_to_end(&mut head)?;
     }
     match nifti_version(&head) {
-        Some(1) => {}
-        Some(_) => {
-            return Err(ErrorKind::unsupported(
-                "NIfTI-2 (the nifti crate reads NIfTI-1; convert with nibabel or 3D Slicer)",
-            ));
+        Some(1) => {
+            head.truncate(348);
+            NiftiHeader::from_reader(std::io::Cursor::new(head)).map_err(|e| invalid(e.to_string()))
         }
-        None if head.len() < 348 => {
-            return Err(ErrorKind::Truncated {
-                needed: 348,
-                available: head.len() as u64,
-            });
+        Some(_) if head.len() < NIFTI2_HEADER => Err(ErrorKind::Truncated {
+            needed: NIFTI2_HEADER as u64,
+            available: head.len() as u64,
+        }),
+        Some(_) => nifti2_header(&head),
+        None if head.len() < 348 => Err(ErrorKind::Truncated {
+            needed: 348,
+            available: head.len() as u64,
+        }),
+        None => Err(invalid(
+            "not a NIfTI file (no sizeof_hdr 348 with magic n+1/ni1, or 540 with n+2/ni2)",
+        )),
+    }
+}
+
+/// Bytes in a NIfTI-2 header.
+const NIFTI2_HEADER: usize = 540;
+
+/// Reads a NIfTI-2 header (64-bit sizes and offsets, double-precision geometry) into the
+/// NIfTI-1 form the rest of this reader uses. Sizes must fit in NIfTI-1's 16 bits (32767 a
+/// side), and the geometry keeps single precision (about 1e-5 mm at 100 mm from the origin).
+fn nifti2_header(b: &[u8]) -> Result<NiftiHeader, ErrorKind> {
+    let big = i32::from_le_bytes(b[..4].try_into().expect("4 bytes")) != 540;
+    let bytes = |at: usize, n: usize| -> [u8; 8] {
+        let mut w = [0u8; 8];
+        w[..n].copy_from_slice(&b[at..at + n]);
+        if big {
+            w[..n].reverse();
         }
-        None => {
-            return Err(invalid(
-                "not a NIfTI-1 file (no sizeof_hdr 348 and magic n+1/ni1)",
-            ));
+        w
+    };
+    let i64_at = |at| i64::from_le_bytes(bytes(at, 8));
+    let f64_at = |at| f64::from_le_bytes(bytes(at, 8));
+    let i32_at = |at| i32::from_le_bytes(bytes(at, 4)[..4].try_into().expect("4 bytes"));
+    let i16_at = |at| i16::from_le_bytes(bytes(at, 2)[..2].try_into().expect("2 bytes"));
+    let mut dim = [0u16; 8];
+    for (k, d) in dim.iter_mut().enumerate() {
+        let v = i64_at(16 + 8 * k);
+        // dim[0] is the count; unused entries may hold anything (as NIfTI-1 readers ignore).
+        if k <= i64_at(16).clamp(0, 7) as usize {
+            *d = u16::try_from(v)
+                .ok()
+                .filter(|v| *v <= i16::MAX as u16)
+                .ok_or_else(|| {
+                    ErrorKind::unsupported(format!(
+                        "a NIfTI-2 size of {v} (dim[{k}]); gradvol reads up to 32767 a side"
+                    ))
+                })?;
         }
     }
-    NiftiHeader::from_reader(std::io::Cursor::new(head)).map_err(|e| invalid(e.to_string()))
+    let code = |at| -> Result<i16, ErrorKind> {
+        let v = i32_at(at);
+        i16::try_from(v).map_err(|_| invalid(format!("form code {v}")))
+    };
+    let vox_offset = i64_at(168);
+    let row = |at: usize| [0, 1, 2, 3].map(|i| f64_at(at + 8 * i) as f32);
+    Ok(NiftiHeader {
+        sizeof_hdr: 540,
+        dim,
+        datatype: i16_at(12),
+        bitpix: i16_at(14),
+        pixdim: std::array::from_fn(|k| f64_at(104 + 8 * k) as f32),
+        vox_offset: if vox_offset >= 0 {
+            vox_offset as f32
+        } else {
+            -1.0
+        },
+        scl_slope: f64_at(176) as f32,
+        scl_inter: f64_at(184) as f32,
+        qform_code: code(344)?,
+        sform_code: code(348)?,
+        quatern_b: f64_at(352) as f32,
+        quatern_c: f64_at(360) as f32,
+        quatern_d: f64_at(368) as f32,
+        quatern_x: f64_at(376) as f32,
+        quatern_y: f64_at(384) as f32,
+        quatern_z: f64_at(392) as f32,
+        srow_x: row(400),
+        srow_y: row(432),
+        srow_z: row(464),
+        xyzt_units: i32_at(500) as u8,
+        magic: if &b[4..8] == b"n+2\0" {
+            *b"n+1\0"
+        } else {
+            *b"ni1\0"
+        },
+        endianness: if big {
+            Endianness::Big
+        } else {
+            Endianness::Little
+        },
+        ..Default::default()
+    })
 }
 
 /// The `.img` (or `.img.gz`) beside a `.hdr`.

@@ -4,7 +4,6 @@
 //! Follows the NRRD0005 format description (teem.sourceforge.net/nrrd/format.html).
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -42,6 +41,7 @@ struct Header {
 enum Encoding {
     Raw,
     Gzip,
+    Bzip2,
     Text,
 }
 
@@ -86,7 +86,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
 
     let data = match h.encoding {
         Encoding::Text => {
-            let mut f = File::open(&data_path)?;
+            let mut f = super::open_regular(&data_path)?;
             let len = f.metadata()?.len();
             f.seek(SeekFrom::Start(data_offset))?;
             let mut text = String::new();
@@ -95,7 +95,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
                 .map_err(|_| invalid("ascii data is not text"))?;
             Decoded::scan(parse_text_voxels(&text, h.dtype, read_count)?)
         }
-        Encoding::Raw | Encoding::Gzip => {
+        Encoding::Raw | Encoding::Gzip | Encoding::Bzip2 => {
             let endian = match (h.endian, h.dtype.size()) {
                 (Some(e), _) => e,
                 (None, 1) => Endian::native(),
@@ -110,10 +110,22 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
             if h.byte_skip < -1 {
                 return Err(invalid(format!("byte skip {} is not allowed", h.byte_skip)));
             }
-            if h.byte_skip == -1 && !raw {
-                return Err(invalid("'byte skip: -1' is only allowed with raw encoding"));
-            }
             let skip = h.byte_skip.max(0) as u64;
+            // A detached raw data file must hold just the voxels: more bytes mean another
+            // file (a .nii.gz, say) whose bytes would be read as values.
+            if raw && h.data_file.is_some() && h.byte_skip >= 0 && geometry.whole {
+                let needed = read_count.saturating_mul(h.dtype.size() as u64);
+                let start = data_offset.saturating_add(skip);
+                let len = std::fs::metadata(&data_path)?.len();
+                if len > start.saturating_add(needed) {
+                    return Err(invalid(format!(
+                        "the data file {} holds {} bytes more than the {needed} bytes of voxels \
+                         the header describes (is it the right file?)",
+                        data_path.display(),
+                        len - start - needed
+                    )));
+                }
+            }
             Payload {
                 path: &data_path,
                 offset: if raw {
@@ -122,15 +134,16 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
                     data_offset
                 },
                 from_end: h.byte_skip == -1,
-                compression: if raw {
-                    Compression::None
-                } else {
-                    Compression::Gzip
+                compression: match h.encoding {
+                    Encoding::Gzip => Compression::Gzip,
+                    Encoding::Bzip2 => Compression::Bzip2,
+                    _ => Compression::None,
                 },
                 skip: if raw { 0 } else { skip },
                 dtype: h.dtype,
                 endian,
                 count: read_count,
+                whole: geometry.whole,
             }
             .read(options)
             .map_err(|e| match h.data_file {
@@ -159,7 +172,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
 /// Reads header lines up to the first blank line (or the end of a detached header). Returns the
 /// fields by lower-case name and the byte offset where attached data begins.
 fn read_header(path: &Path) -> Result<(HashMap<String, String>, u64), ErrorKind> {
-    let file = File::open(path)?;
+    let file = super::open_regular(path)?;
     let mut reader = BufReader::new(file).take(MAX_HEADER_BYTES);
     let mut magic = [0u8; 8];
     let got = read_up_to(&mut reader, &mut magic)?;
@@ -244,7 +257,7 @@ fn skip_lines(path: &Path, offset: u64, lines: u64) -> Result<u64, ErrorKind> {
     if lines == 0 {
         return Ok(offset);
     }
-    let file = File::open(path)?;
+    let file = super::open_regular(path)?;
     let len = file.metadata()?.len();
     let mut reader = BufReader::new(file);
     reader.seek(SeekFrom::Start(offset))?;
@@ -296,11 +309,7 @@ impl Header {
             "raw" => Encoding::Raw,
             "gzip" | "gz" => Encoding::Gzip,
             "ascii" | "text" | "txt" => Encoding::Text,
-            "bzip2" | "bz2" => {
-                return Err(ErrorKind::unsupported(
-                    "bzip2-encoded NRRD (save it with gzip or raw encoding)",
-                ));
-            }
+            "bzip2" | "bz2" => Encoding::Bzip2,
             other => return Err(ErrorKind::unsupported(format!("NRRD encoding '{other}'"))),
         };
         let endian = match get("endian").map(str::to_ascii_lowercase).as_deref() {
@@ -452,6 +461,8 @@ struct Geometry {
     /// Interleaved values per voxel (a leading vector axis); the first is kept.
     components: usize,
     voxels: u64,
+    /// Whether the values read are all the data holds (no further volumes follow).
+    whole: bool,
     notes: Vec<String>,
 }
 
@@ -482,6 +493,7 @@ impl Geometry {
         }
         // Non-spatial axes may come first (components) or last (a list of volumes).
         let mut components = 1;
+        let mut whole = true;
         for (i, (&is_spatial, &size)) in spatial.iter().zip(&h.sizes).enumerate() {
             if is_spatial {
                 continue;
@@ -495,6 +507,7 @@ impl Geometry {
                 }
             } else if i == n - 1 {
                 if size > 1 {
+                    whole = false;
                     notes.push(format!("the file holds {size} volumes; the first is shown"));
                 }
             } else {
@@ -590,6 +603,7 @@ impl Geometry {
             space,
             components,
             voxels,
+            whole,
             notes,
         })
     }

@@ -1,10 +1,10 @@
 //! Reads the voxel payload of a file: raw, gzip or zlib, either byte order, checked against what
 //! the file can really hold before anything is allocated.
 
-use std::fs::File;
 use std::io::{BufReader, ErrorKind as IoErrorKind, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use bzip2::read::MultiBzDecoder;
 use flate2::read::{MultiGzDecoder, ZlibDecoder};
 
 use super::voxels::{
@@ -16,6 +16,11 @@ use super::{ErrorKind, LoadOptions};
 /// two bits), so a compressed stream of n bytes never holds more than this many times n.
 pub const MAX_DEFLATE_RATIO: u64 = 1032;
 
+/// bzip2's first stage turns 4 to 255 equal bytes into 5, and its second stage about doubles
+/// again at best: one compressed byte holds at most about 45 million, a bound that only
+/// refuses the absurd.
+pub const MAX_BZIP2_RATIO: u64 = 45_900_000;
+
 /// Bytes read between progress reports.
 const CHUNK: usize = 8 << 20;
 
@@ -26,6 +31,8 @@ pub enum Compression {
     Gzip,
     /// A zlib stream (MetaImage's `CompressedData`); a gzip header is recognised too.
     Zlib,
+    /// bzip2, one stream or several (NRRD's `encoding: bzip2`).
+    Bzip2,
 }
 
 /// Where a payload sits and how it is stored.
@@ -44,6 +51,9 @@ pub struct Payload<'a> {
     pub endian: Endian,
     /// Number of scalars to read.
     pub count: u64,
+    /// The scalars read are all the header describes: a compressed stream that holds more is
+    /// an error (a 4-D file read for its first volume sets this false).
+    pub whole: bool,
 }
 
 impl Payload<'_> {
@@ -54,7 +64,7 @@ impl Payload<'_> {
     /// Reads the payload into voxels of its own type, in native byte order.
     pub fn read(&self, options: &LoadOptions) -> Result<Decoded, ErrorKind> {
         let needed = self.needed();
-        let mut file = File::open(self.path)?;
+        let mut file = super::open_regular(self.path)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
             return Err(ErrorKind::invalid(format!(
@@ -63,7 +73,8 @@ impl Payload<'_> {
             )));
         }
         let file_len = meta.len();
-        let start = if self.from_end {
+        let compressed = self.compression != Compression::None;
+        let start = if self.from_end && !compressed {
             file_len.checked_sub(needed).ok_or(ErrorKind::Truncated {
                 needed,
                 available: file_len,
@@ -79,8 +90,12 @@ impl Payload<'_> {
                     available: stored,
                 });
             }
-            Compression::Gzip | Compression::Zlib => {
-                let limit = stored.saturating_mul(MAX_DEFLATE_RATIO);
+            Compression::Gzip | Compression::Zlib | Compression::Bzip2 => {
+                let ratio = match self.compression {
+                    Compression::Bzip2 => MAX_BZIP2_RATIO,
+                    _ => MAX_DEFLATE_RATIO,
+                };
+                let limit = stored.saturating_mul(ratio);
                 if needed.saturating_add(self.skip) > limit {
                     return Err(ErrorKind::ImpossibleClaim {
                         needed: needed.saturating_add(self.skip),
@@ -91,23 +106,86 @@ impl Payload<'_> {
             }
             Compression::None => {}
         }
+        if self.from_end && compressed {
+            // The voxels are the last bytes of the decompressed stream (NRRD's `byte skip: -1`
+            // on compressed data): count them once, then skip all but those.
+            let total = std::io::copy(&mut self.decoder(&mut file, start)?, &mut std::io::sink())
+                .map_err(read_error)?;
+            let skip = total.checked_sub(needed).ok_or(ErrorKind::Truncated {
+                needed,
+                available: total,
+            })?;
+            let exact = Payload {
+                from_end: false,
+                offset: start,
+                skip,
+                whole: true,
+                ..*self
+            };
+            return exact.read_all(exact.decoder(&mut file, start)?, options);
+        }
         file.seek(SeekFrom::Start(start))?;
         let reader = BufReader::with_capacity(1 << 20, file);
         match self.compression {
             Compression::None => self.read_from(reader, options),
-            Compression::Gzip => self.read_from(MultiGzDecoder::new(reader), options),
+            Compression::Bzip2 => self.read_all(MultiBzDecoder::new(reader), options),
+            Compression::Gzip => self.read_all(MultiGzDecoder::new(reader), options),
             Compression::Zlib => {
                 let mut reader = reader;
                 let mut magic = [0u8; 2];
                 reader.read_exact(&mut magic).map_err(read_error)?;
                 let chained = std::io::Cursor::new(magic).chain(reader);
                 if magic == [0x1f, 0x8b] {
-                    self.read_from(MultiGzDecoder::new(chained), options)
+                    self.read_all(MultiGzDecoder::new(chained), options)
                 } else {
-                    self.read_from(ZlibDecoder::new(chained), options)
+                    self.read_all(ZlibDecoder::new(chained), options)
                 }
             }
         }
+    }
+
+    /// The decompressed stream from `start` (for the counting pass of `from_end`).
+    fn decoder<'f>(
+        &self,
+        file: &'f mut std::fs::File,
+        start: u64,
+    ) -> Result<Box<dyn Read + 'f>, ErrorKind> {
+        file.seek(SeekFrom::Start(start))?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        Ok(match self.compression {
+            Compression::None => Box::new(reader),
+            Compression::Gzip => Box::new(MultiGzDecoder::new(reader)),
+            Compression::Bzip2 => Box::new(MultiBzDecoder::new(reader)),
+            Compression::Zlib => {
+                let mut magic = [0u8; 2];
+                reader.read_exact(&mut magic).map_err(read_error)?;
+                let chained = std::io::Cursor::new(magic).chain(reader);
+                if magic == [0x1f, 0x8b] {
+                    Box::new(MultiGzDecoder::new(chained))
+                } else {
+                    Box::new(ZlibDecoder::new(chained))
+                }
+            }
+        })
+    }
+
+    /// Reads a decompressed stream that must hold exactly the voxels: bytes left over mean
+    /// that the header describes another file (a detached data file that is a whole `.nii.gz`,
+    /// say), and reading its first bytes as voxels would be a silent misread.
+    fn read_all(&self, mut reader: impl Read, options: &LoadOptions) -> Result<Decoded, ErrorKind> {
+        let decoded = self.read_from(&mut reader, options)?;
+        if !self.whole {
+            return Ok(decoded);
+        }
+        let left = std::io::copy(&mut reader, &mut std::io::sink()).map_err(read_error)?;
+        if left > 0 {
+            return Err(ErrorKind::invalid(format!(
+                "the compressed data holds {left} bytes left over after the {} bytes of voxels \
+                 the header describes (is the data file the right one?)",
+                self.needed()
+            )));
+        }
+        Ok(decoded)
     }
 
     fn read_from(
@@ -291,6 +369,7 @@ mod tests {
             dtype: DType::Uint16,
             endian: Endian::Big,
             count,
+            whole: true,
         }
     }
 

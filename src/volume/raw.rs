@@ -36,6 +36,7 @@ pub(super) fn load(
         dtype: spec.dtype,
         endian: spec.endian,
         count,
+        whole: false,
     }
     .read(options)?;
     let mut volume = Volume::from_geometry(
