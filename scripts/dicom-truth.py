@@ -5,7 +5,7 @@ The files come from the pydicom wheel (scripts/fetch-sample-data.sh puts them in
 data/pydicom/). For each file the truth holds either the volume a careful reader builds from
 pydicom's values (dims, spacing, origin of the lowest frame, the rescaled value range), or why
 pydicom gives no volume (no pixel data, colour, 1-bit, a parse or decode error). gradvol's test
-(tests/dicom_corpus.rs) compares its own reading with this.
+(tests/peer_corpus.rs) compares its own reading with this.
 
 Run by hand when the corpus changes, in a virtual environment holding the peer readers:
 

@@ -142,6 +142,12 @@ pyradiomics_files=(lung1_image.nrrd brain2_image.nrrd)
 mricron_files=(ch2.nii.gz)
 itk_files=(KmeansTest_T1UCharRaw.nii.gz BrainProtonDensity3Slices.mha)
 nibabel_files=(anatomical.nii example_nifti2.nii.gz)
+# nibabel's own NIfTI test files, named by the truth file the corpus test reads.
+mapfile -t nibabel_names < <(python3 -c '
+import json, sys
+print("\n".join(k for k in json.load(open(sys.argv[1])) if not k.startswith("_")))
+' "$repo_root/tests/data/nibabel_corpus_truth.json")
+for f in "${nibabel_names[@]}"; do nibabel_files+=("nibabel/$f"); done
 # pydicom's own test files (3 MB), named by the truth file the corpus test reads.
 mapfile -t pydicom_names < <(python3 -c '
 import json, sys
@@ -338,7 +344,7 @@ fi
 if (( need_nibabel )); then
     fetch_deb python3-nibabel
     for f in "${nibabel_files[@]}"; do
-        inner=usr/lib/python3/dist-packages/nibabel/tests/data/$f
+        inner=usr/lib/python3/dist-packages/nibabel/tests/data/${f#nibabel/}
         stage_file "$work/deb-python3-nibabel/$inner" "$f" "python3-nibabel (Debian)" \
             "$(cat "$work/deb-python3-nibabel.version")" "$inner" "MIT"
     done

@@ -4,11 +4,27 @@ use std::path::{Path, PathBuf};
 
 /// A volume that could not be opened, and the file to blame (for a DICOM folder, the file inside
 /// it that is at fault).
+///
+/// Displayed on one line, with any control character (from a file's header, say) written as an
+/// escape, so that a hostile file cannot move the terminal's cursor or split the message.
 #[derive(Debug, thiserror::Error)]
-#[error("{kind}: {}", path.display())]
 pub struct LoadError {
     pub path: PathBuf,
     pub kind: ErrorKind,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = format!("{}: {}", self.kind, self.path.display());
+        for c in text.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl LoadError {
@@ -78,5 +94,22 @@ impl ErrorKind {
             )),
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let e = LoadError::new(
+            Path::new("a\nb.nrrd"),
+            ErrorKind::invalid("type '\u{1b}[2Jshort'\r"),
+        );
+        assert_eq!(
+            e.to_string(),
+            "invalid volume: type '\\u{1b}[2Jshort'\\r: a\\nb.nrrd"
+        );
     }
 }

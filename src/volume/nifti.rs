@@ -45,6 +45,15 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
     let header = read_header(path, gzipped)?;
     let mut notes = Vec::new();
 
+    // CIFTI-2 (NIFTI_INTENT_CONNECTIVITY_*) keeps a matrix over brain surfaces and voxels in
+    // dims 5 and 6: read as a volume it would be one voxel of nonsense.
+    if (3000..=3099).contains(&header.intent_code) {
+        return Err(ErrorKind::unsupported(format!(
+            "a CIFTI-2 file (intent code {}): a matrix over brain surfaces and voxels, not a \
+             volume",
+            header.intent_code
+        )));
+    }
     let ndim = header.dim[0] as i16;
     if !(1..=7).contains(&ndim) {
         return Err(invalid(format!("dim[0] = {ndim} is not between 1 and 7")));
@@ -281,6 +290,7 @@ fn nifti2_header(b: &[u8]) -> Result<NiftiHeader, ErrorKind> {
         srow_y: row(432),
         srow_z: row(464),
         xyzt_units: i32_at(500) as u8,
+        intent_code: i16::try_from(i32_at(504)).unwrap_or(i16::MAX),
         magic: if &b[4..8] == b"n+2\0" {
             *b"n+1\0"
         } else {

@@ -1,6 +1,7 @@
-//! pydicom's own test files (data/pydicom/, fetched by scripts/fetch-sample-data.sh), read by
-//! gradvol and compared with what pydicom reads in them (tests/data/dicom_corpus_truth.json,
-//! written by scripts/dicom-truth.py).
+//! The peers' own test files, fetched by scripts/fetch-sample-data.sh: pydicom's DICOM files
+//! (data/pydicom/, truth in tests/data/dicom_corpus_truth.json from scripts/dicom-truth.py) and
+//! nibabel's NIfTI files (data/nibabel/, truth in tests/data/nibabel_corpus_truth.json from
+//! scripts/nifti-truth.py), read by gradvol and compared with what the peer reads in them.
 //!
 //! Every file ends in one of three columns: agree (gradvol's volume matches the peer's: dims,
 //! spacing, origin, value range and mean), refused with a reason (a one-line error that names
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 use gradvol::volume::{LoadOptions, Space, load};
 use serde_json::Value;
 
-/// Files pydicom reads and gradvol refuses, and the words its refusal must contain.
+/// Files the peer reads and gradvol refuses, and the words its refusal must contain.
 const MAY_REFUSE: &[(&str, &str)] = &[
     // jpeg-decoder reads 8-bit JPEG only; pydicom's libjpeg plugin reads 12-bit too.
     ("JPGExtended.dcm", "cannot decode the JPEG Extended"),
@@ -34,7 +35,13 @@ fn expected_refusal(peer: &str) -> &'static [&'static str] {
         "1-bit" => &["unsupported: 1-bit"],
         // The peer could not decode it either: gradvol names why, in its own words.
         "cannot decode" => &["cannot decode", "claims", "truncated", "is not a number"],
-        "unreadable" => &["holds no image", "not a readable DICOM file"],
+        "unreadable" => &[
+            "holds no image",
+            "not a readable DICOM file",
+            "needs its .img file",
+            "unrecognised file format",
+        ],
+        "not a volume" => &["unsupported: a CIFTI-2 file"],
         _ => &[],
     }
 }
@@ -46,11 +53,10 @@ struct Tally {
     disagree: Vec<String>,
 }
 
-#[test]
-fn pydicom_test_files_read_as_pydicom_reads_them() {
-    let truth: BTreeMap<String, Value> =
-        serde_json::from_str(include_str!("data/dicom_corpus_truth.json")).unwrap();
-    let dir = common::sample_data_dir().join("pydicom");
+/// Reads every file of a truth file's folder and sorts it into agree / refused / disagree.
+fn sweep(truth: &str, folder: &str, may_refuse: &[(&str, &str)]) -> Tally {
+    let truth: BTreeMap<String, Value> = serde_json::from_str(truth).unwrap();
+    let dir = common::sample_data_dir().join(folder);
     let mut tally = Tally::default();
     let mut refusals = Vec::new();
     for (name, t) in truth.iter().filter(|(k, _)| !k.starts_with('_')) {
@@ -67,7 +73,7 @@ fn pydicom_test_files_read_as_pydicom_reads_them() {
                 Err(why) => tally.disagree.push(format!("{name}: {why}")),
             },
             (Ok(v), _) => tally.disagree.push(format!(
-                "{name}: gradvol read {:?} where pydicom gives no volume ({peer})",
+                "{name}: gradvol read {:?} where the peer gives no volume ({peer})",
                 v.dims
             )),
             (Err(e), _) => {
@@ -76,7 +82,7 @@ fn pydicom_test_files_read_as_pydicom_reads_them() {
                     !message.contains('\n'),
                     "{name}: the error is not one line: {message}"
                 );
-                let allowed = MAY_REFUSE
+                let allowed = may_refuse
                     .iter()
                     .find(|(f, _)| f == name)
                     .map(|(_, words)| vec![*words])
@@ -92,14 +98,14 @@ fn pydicom_test_files_read_as_pydicom_reads_them() {
                     refusals.push(format!("{name}: {message}"));
                 } else {
                     tally.disagree.push(format!(
-                        "{name}: refused ({message}) where pydicom says {peer}"
+                        "{name}: refused ({message}) where the peer says {peer}"
                     ));
                 }
             }
         }
     }
     eprintln!(
-        "pydicom corpus: {} agree, {} refused with a reason, {} disagree",
+        "{folder} corpus: {} agree, {} refused with a reason, {} disagree",
         tally.agree,
         tally.refused,
         tally.disagree.len()
@@ -112,8 +118,28 @@ fn pydicom_test_files_read_as_pydicom_reads_them() {
         "disagreements:\n{}",
         tally.disagree.join("\n")
     );
+    tally
+}
+
+#[test]
+fn pydicom_test_files_read_as_pydicom_reads_them() {
+    let tally = sweep(
+        include_str!("data/dicom_corpus_truth.json"),
+        "pydicom",
+        MAY_REFUSE,
+    );
     // The corpus must keep exercising the readers: a fetch that lost files would pass empty.
     assert!(tally.agree >= 20, "only {} files agree", tally.agree);
+}
+
+#[test]
+fn nibabel_test_files_read_as_nibabel_reads_them() {
+    let tally = sweep(
+        include_str!("data/nibabel_corpus_truth.json"),
+        "nibabel",
+        &[],
+    );
+    assert!(tally.agree >= 7, "only {} files agree", tally.agree);
 }
 
 fn compare(v: &gradvol::volume::Volume, t: &Value) -> Result<(), String> {
@@ -149,8 +175,12 @@ fn compare(v: &gradvol::volume::Volume, t: &Value) -> Result<(), String> {
     if !close(v.range[0], lo) || !close(v.range[1], hi) {
         return Err(format!("range {:?}, peer [{lo}, {hi}]", v.range));
     }
-    let n = v.voxel_count();
-    let mean = (0..n).map(|i| v.data.get_f64(i)).sum::<f64>() / n as f64;
+    // Over the finite values, as the truth's.
+    let finite: Vec<f64> = (0..v.voxel_count())
+        .map(|i| v.data.get_f64(i))
+        .filter(|x| x.is_finite())
+        .collect();
+    let mean = finite.iter().sum::<f64>() / finite.len() as f64;
     let peer_mean = t["mean"].as_f64().unwrap();
     if (mean - peer_mean).abs() > 1e-5 * peer_mean.abs().max(1.0) {
         return Err(format!("mean {mean}, peer {peer_mean}"));
