@@ -14,8 +14,10 @@ mod pixels;
 mod walk;
 
 use std::fs::File;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use dicom_core::dictionary::{DataDictionary, VirtualVr};
 use dicom_core::{Tag, VR};
@@ -358,10 +360,15 @@ fn decode_file(
             )
             .map_err(not_dicom)?;
             let name = pixels::decodable(uid)?;
-            let decoded = object.decode_pixel_data().map_err(|e| ErrorKind::Decode {
-                what: format!("{name} pixel data"),
-                reason: one_line(&e),
-            })?;
+            let decoded = guarded(|| object.decode_pixel_data())
+                .map_err(|panic| ErrorKind::Decode {
+                    what: format!("{name} pixel data"),
+                    reason: format!("the decoder failed ({})", escape(panic.as_bytes())),
+                })?
+                .map_err(|e| ErrorKind::Decode {
+                    what: format!("{name} pixel data"),
+                    reason: one_line(&e),
+                })?;
             let expected = frame_bytes * format.frames as u64;
             if decoded.data().len() as u64 != expected
                 || decoded.samples_per_pixel() != 1
@@ -393,6 +400,35 @@ fn decode_file(
 }
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+
+/// How many third-party decoders are running; while any is, the panic hook stays quiet.
+static DECODING: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs a third-party decoder, turning a panic into an error. dicom-pixeldata's decoders can
+/// panic on malformed data (fuzzing found an out-of-range slice in its JPEG 2000 adapter and a
+/// short RLE segment); a file must end in a one-line error, never exit 101. The panic's own
+/// report is silenced while a decoder runs; any other panic reaches the hook as before.
+fn guarded<R>(decode: impl FnOnce() -> R) -> Result<R, String> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if DECODING.load(Ordering::SeqCst) == 0 {
+                previous(info);
+            }
+        }));
+    });
+    DECODING.fetch_add(1, Ordering::SeqCst);
+    let result = std::panic::catch_unwind(AssertUnwindSafe(decode));
+    DECODING.fetch_sub(1, Ordering::SeqCst);
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into())
+    })
+}
 
 /// Compressed pixel data is taken to expand at most this much (a blank 512x512 slice in JPEG
 /// 2000 expands about 2,600 times)...
