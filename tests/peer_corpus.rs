@@ -34,7 +34,13 @@ fn expected_refusal(peer: &str) -> &'static [&'static str] {
         "colour" => &["unsupported: colour"],
         "1-bit" => &["unsupported: 1-bit"],
         // The peer could not decode it either: gradvol names why, in its own words.
-        "cannot decode" => &["cannot decode", "claims", "truncated", "is not a number"],
+        "cannot decode" => &[
+            "cannot decode",
+            "claims",
+            "truncated",
+            "is not a number",
+            "declares",
+        ],
         "unreadable" => &[
             "holds no image",
             "not a readable DICOM file",

@@ -345,6 +345,16 @@ fn decode_file(
             }
         }
         Some(uid) => {
+            let mut streams = 0;
+            for (offset, len) in walk::fragments(&walked.bytes, &pixels)?.into_iter().skip(1) {
+                let fragment = walked.bytes.range(offset, offset + len)?;
+                streams += pixels::check_stream_size(uid, &fragment, format)? as usize;
+            }
+            if streams == 0 {
+                return Err(ErrorKind::invalid(
+                    "the compressed pixel data holds no stream header",
+                ));
+            }
             let mut set = walked.kept;
             set.extend(walked.bytes.range(pixels.start, pixels.end)?);
             let object = InMemDicomObject::read_dataset_with_ts(

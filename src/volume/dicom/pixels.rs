@@ -243,6 +243,130 @@ fn unpack_bits(src: &[u8], out: &mut [u8]) -> usize {
     o
 }
 
+/// Checks the image size that a JPEG or JPEG 2000 stream declares (its SOF or SIZ marker)
+/// against the DICOM header, before a decoder allocates for it: the decoders trust their own
+/// stream, and a 16 KB file can declare 11 GB. Returns whether this fragment starts a stream
+/// (continuation fragments do not).
+pub(crate) fn check_stream_size(
+    uid: &str,
+    fragment: &[u8],
+    format: &PixelFormat,
+) -> Result<bool, ErrorKind> {
+    let declared =
+        if uid.starts_with("1.2.840.10008.1.2.4.9") || uid.starts_with("1.2.840.10008.1.2.4.20") {
+            j2k_size(fragment)?
+        } else if matches!(
+            uid,
+            "1.2.840.10008.1.2.4.50"
+                | "1.2.840.10008.1.2.4.51"
+                | "1.2.840.10008.1.2.4.57"
+                | "1.2.840.10008.1.2.4.70"
+        ) {
+            jpeg_size(fragment)?
+        } else {
+            // Other codecs are refused before decoding, or checked by gradvol's own decoder.
+            return Ok(true);
+        };
+    let Some((w, h, components, tiles)) = declared else {
+        return Ok(false);
+    };
+    if (w, h, components) != (format.cols as u64, format.rows as u64, 1) {
+        return Err(ErrorKind::invalid(format!(
+            "the compressed stream declares {w}x{h} with {components} components, but the \
+             header says {}x{} with 1 sample",
+            format.cols, format.rows
+        )));
+    }
+    if tiles > MAX_TILES {
+        return Err(ErrorKind::unsupported(format!(
+            "a JPEG 2000 stream of {tiles} tiles (gradvol decodes up to {MAX_TILES})"
+        )));
+    }
+    Ok(true)
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u64> {
+    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?) as u64)
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u64> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?) as u64)
+}
+
+/// A JPEG 2000 codestream's size from its SIZ marker: (width, height, components, tiles). The
+/// codestream may sit inside a JP2 wrapper, so SOC + SIZ is looked for near the start.
+fn j2k_size(b: &[u8]) -> Result<Option<(u64, u64, u64, u64)>, ErrorKind> {
+    let window = &b[..b.len().min(1 << 16)];
+    let Some(at) = window
+        .windows(4)
+        .position(|w| w == [0xFF, 0x4F, 0xFF, 0x51])
+    else {
+        return Ok(None);
+    };
+    let siz = at + 4;
+    let bad =
+        || ErrorKind::invalid("the JPEG 2000 stream's SIZ marker is cut short or inconsistent");
+    let field = |k: usize| be32(b, siz + 4 + 4 * k).ok_or_else(bad);
+    let (x, y, xo, yo) = (field(0)?, field(1)?, field(2)?, field(3)?);
+    let (xt, yt, xto, yto) = (field(4)?, field(5)?, field(6)?, field(7)?);
+    let components = be16(b, siz + 36).ok_or_else(bad)?;
+    let w = x.checked_sub(xo).ok_or_else(bad)?;
+    let h = y.checked_sub(yo).ok_or_else(bad)?;
+    if xt == 0 || yt == 0 || xto > xo || yto > yo {
+        return Err(bad());
+    }
+    let tiles = (x - xto).div_ceil(xt) * (y - yto).div_ceil(yt);
+    Ok(Some((w, h, components, tiles)))
+}
+
+/// JPEG 2000 streams in DICOM use one tile or a few; a stream of a million 1x1 tiles costs the
+/// decoder gigabytes of bookkeeping.
+const MAX_TILES: u64 = 4096;
+
+/// A JPEG stream's size from its SOF marker: (width, height, components, 1 tile). Markers are walked
+/// from SOI; a fragment that does not start with SOI continues a stream.
+fn jpeg_size(b: &[u8]) -> Result<Option<(u64, u64, u64, u64)>, ErrorKind> {
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return Ok(None);
+    }
+    let bad = |why: &str| ErrorKind::invalid(format!("the JPEG stream {why}"));
+    let mut at = 2;
+    loop {
+        // Markers may be preceded by fill bytes 0xFF.
+        while b.get(at) == Some(&0xFF) && b.get(at + 1) == Some(&0xFF) {
+            at += 1;
+        }
+        if b.get(at) != Some(&0xFF) {
+            return Err(bad("has no frame header (SOF) before its data"));
+        }
+        let marker = *b
+            .get(at + 1)
+            .ok_or_else(|| bad("ends before its frame header"))?;
+        match marker {
+            0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
+                let h = be16(b, at + 5).ok_or_else(|| bad("frame header is cut short"))?;
+                let w = be16(b, at + 7).ok_or_else(|| bad("frame header is cut short"))?;
+                let c = *b
+                    .get(at + 9)
+                    .ok_or_else(|| bad("frame header is cut short"))?
+                    as u64;
+                if h == 0 {
+                    return Err(ErrorKind::unsupported(
+                        "a JPEG stream whose height comes later (a DNL marker)",
+                    ));
+                }
+                return Ok(Some((w, h, c, 1)));
+            }
+            0xDA => return Err(bad("starts its data before its frame header (SOF)")),
+            0x01 | 0xD0..=0xD8 => at += 2,
+            _ => {
+                let len = be16(b, at + 2).ok_or_else(|| bad("ends inside a marker"))?;
+                at += 2 + len as usize;
+            }
+        }
+    }
+}
+
 /// Refuses a compressed transfer syntax that this build cannot decode, naming it; returns its
 /// name otherwise.
 pub(crate) fn decodable(uid: &str) -> Result<&'static str, ErrorKind> {
@@ -354,6 +478,37 @@ mod tests {
         let f32bit = format(32, 32, 31, false);
         let mut raw = [0u8; 8];
         assert!(rle_frame(&frame, &f32bit, &mut raw).is_err());
+    }
+
+    #[test]
+    fn stream_sizes_are_read_from_sof_and_siz() {
+        // SOI, an APP0 of 4 bytes, fill bytes, SOF1: 8-bit, 3 high, 2 wide, 1 component.
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 1, 2, 0xFF, 0xFF, 0xC1, 0, 11, 8, 0, 3, 0, 2, 1,
+        ];
+        assert_eq!(jpeg_size(&jpeg).unwrap(), Some((2, 3, 1, 1)));
+        assert_eq!(
+            jpeg_size(&jpeg[2..]).unwrap(),
+            None,
+            "a continuation fragment"
+        );
+        assert!(
+            jpeg_size(&[0xFF, 0xD8, 0xFF, 0xDA, 0, 2]).is_err(),
+            "SOS before SOF"
+        );
+        let f = format(8, 8, 7, false);
+        assert!(
+            check_stream_size("1.2.840.10008.1.2.4.51", &jpeg, &f).is_err(),
+            "3x2 vs 2x1"
+        );
+        // SOC, SIZ: 300x200 image at offset (0, 0), 100x100 tiles, one component.
+        let mut j2k = vec![0xFF, 0x4F, 0xFF, 0x51, 0, 41, 0, 0];
+        for v in [300u32, 200, 0, 0, 100, 100, 0, 0] {
+            j2k.extend(v.to_be_bytes());
+        }
+        j2k.extend(1u16.to_be_bytes());
+        assert_eq!(j2k_size(&j2k).unwrap(), Some((300, 200, 1, 6)));
+        assert!(j2k_size(&j2k[..20]).is_err(), "cut short");
     }
 
     #[test]
