@@ -172,6 +172,28 @@ struct Header {
 
 struct Walker<'a> {
     bytes: &'a Bytes,
+    /// Set while walking an element dicom-rs will parse: its binary values must then come in
+    /// whole units, or dicom-rs reads past them and takes the next bytes for a length.
+    strict: std::cell::Cell<bool>,
+}
+
+impl<'a> Walker<'a> {
+    fn new(bytes: &'a Bytes) -> Walker<'a> {
+        Walker {
+            bytes,
+            strict: std::cell::Cell::new(false),
+        }
+    }
+}
+
+/// Bytes in one value of a binary VR.
+fn unit(vr: VR) -> Option<u32> {
+    match vr {
+        VR::SS | VR::US | VR::OW => Some(2),
+        VR::AT | VR::FL | VR::SL | VR::UL | VR::OF | VR::OL => Some(4),
+        VR::FD | VR::SV | VR::UV | VR::OD | VR::OV => Some(8),
+        _ => None,
+    }
 }
 
 impl Walker<'_> {
@@ -345,6 +367,32 @@ impl Walker<'_> {
                     format!("element {} has an undefined length", tag_name(h.tag)),
                 ));
             }
+            if self.strict.get() {
+                let vr = h.vr.or_else(|| {
+                    match dicom_core::dictionary::DataDictionary::by_tag(
+                        &StandardDataDictionary,
+                        h.tag,
+                    )?
+                    .vr
+                    {
+                        dicom_core::dictionary::VirtualVr::Exact(vr) => Some(vr),
+                        _ => None,
+                    }
+                });
+                if let Some((vr, n)) = vr.and_then(|vr| Some((vr, unit(vr)?)))
+                    && !h.len.is_multiple_of(n)
+                {
+                    return Err(bad(
+                        at,
+                        format!(
+                            "element {} of VR {} holds {} bytes, not a multiple of {n}",
+                            tag_name(h.tag),
+                            vr.to_string(),
+                            h.len
+                        ),
+                    ));
+                }
+            }
             return self.value_end(at, h, end);
         }
         // A sequence stored as UN is implicit VR little endian inside (PS3.5 6.2.2).
@@ -436,7 +484,7 @@ impl Walker<'_> {
 /// The fragments of encapsulated pixel data, as (offset, length), the basic offset table first.
 /// The walk has already checked every item against the file.
 pub(crate) fn fragments(bytes: &Bytes, pixels: &PixelSpan) -> Result<Vec<(u64, u64)>, ErrorKind> {
-    let walker = Walker { bytes };
+    let walker = Walker::new(bytes);
     let syntax = Syntax {
         explicit: true,
         big_endian: false,
@@ -479,7 +527,7 @@ fn guess_syntax(bytes: &Bytes, at: u64) -> Result<Syntax, ErrorKind> {
 /// Walks a whole file (its length already known to be the real one).
 pub(crate) fn walk(file: File, len: u64) -> Result<Walked, ErrorKind> {
     let bytes = Bytes::open(file, len)?;
-    let walker = Walker { bytes: &bytes };
+    let walker = Walker::new(&bytes);
     // Preamble and "DICM", when present.
     let mut at = 0;
     if len >= 132 {
@@ -535,7 +583,7 @@ pub(crate) fn walk(file: File, len: u64) -> Result<Walked, ErrorKind> {
     } else {
         syntax
     };
-    let walker = Walker { bytes: &bytes };
+    let walker = Walker::new(&bytes);
     let end = bytes.len();
     let mut at = at;
     let mut kept_bytes = Vec::new();
@@ -572,7 +620,9 @@ pub(crate) fn walk(file: File, len: u64) -> Result<Walked, ErrorKind> {
             // What follows the pixel data (signatures, padding) is not gradvol's business.
             break;
         }
+        walker.strict.set(kept(h.tag));
         let next = walker.element(at, &h, end, syntax, 0)?;
+        walker.strict.set(false);
         if kept(h.tag) {
             if kept_tags.contains(&h.tag) {
                 return Err(ErrorKind::invalid(format!(
