@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use dicom_core::dictionary::{DataDictionary, VirtualVr};
+use dicom_core::dictionary::DataDictionary;
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::{StandardDataDictionary, tags};
 use dicom_object::InMemDicomObject;
@@ -701,11 +701,7 @@ fn floats(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
 /// Reads the value of an element stored with VR UN as its standard VR says (little endian, as
 /// UN is always written in a little-endian data set).
 fn un_numbers(tag: Tag, bytes: &[u8]) -> Option<Vec<f64>> {
-    let vr = match StandardDataDictionary.by_tag(tag)?.vr {
-        VirtualVr::Exact(vr) => vr,
-        VirtualVr::Xs => VR::US,
-        _ => return None,
-    };
+    let vr = walk::dictionary_vr(tag)?;
     fn binary<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> f64) -> Option<Vec<f64>> {
         bytes.len().is_multiple_of(N).then(|| {
             bytes

@@ -19,8 +19,9 @@ use dicom_dictionary_std::tags;
 
 use crate::volume::ErrorKind;
 
-/// Bytes of a file read once up front; element headers beyond them are read one by one.
-const HEAD: u64 = 1 << 20;
+/// Bytes of a file read once up front (a slice's header fits; its pixels are read where they
+/// are needed, not twice); element headers beyond them are read one by one.
+const HEAD: u64 = 64 << 10;
 /// Sequences nest at most this deep (real files: 4 or 5).
 const MAX_DEPTH: usize = 32;
 /// A deflated data set may inflate to at most this many bytes.
@@ -186,6 +187,16 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// The VR the standard dictionary gives a tag (for implicit VR data and elements stored as UN);
+/// pixel-dependent VRs (US or SS) read as US.
+pub(crate) fn dictionary_vr(tag: Tag) -> Option<VR> {
+    match dicom_core::dictionary::DataDictionary::by_tag(&StandardDataDictionary, tag)?.vr {
+        dicom_core::dictionary::VirtualVr::Exact(vr) => Some(vr),
+        dicom_core::dictionary::VirtualVr::Xs => Some(VR::US),
+        _ => None,
+    }
+}
+
 /// Bytes in one value of a binary VR.
 fn unit(vr: VR) -> Option<u32> {
     match vr {
@@ -308,17 +319,7 @@ impl Walker<'_> {
     fn is_sequence(h: &Header) -> bool {
         match h.vr {
             Some(vr) => vr == VR::SQ || (vr == VR::UN && h.len == UNDEFINED),
-            None => {
-                h.len == UNDEFINED
-                    || matches!(
-                        dicom_core::dictionary::DataDictionary::by_tag(
-                            &StandardDataDictionary,
-                            h.tag
-                        )
-                        .map(|e| e.vr),
-                        Some(dicom_core::dictionary::VirtualVr::Exact(VR::SQ))
-                    )
-            }
+            None => h.len == UNDEFINED || dictionary_vr(h.tag) == Some(VR::SQ),
         }
     }
 
@@ -368,17 +369,7 @@ impl Walker<'_> {
                 ));
             }
             if self.strict.get() {
-                let vr = h.vr.or_else(|| {
-                    match dicom_core::dictionary::DataDictionary::by_tag(
-                        &StandardDataDictionary,
-                        h.tag,
-                    )?
-                    .vr
-                    {
-                        dicom_core::dictionary::VirtualVr::Exact(vr) => Some(vr),
-                        _ => None,
-                    }
-                });
+                let vr = h.vr.or_else(|| dictionary_vr(h.tag));
                 if let Some((vr, n)) = vr.and_then(|vr| Some((vr, unit(vr)?)))
                     && !h.len.is_multiple_of(n)
                 {
