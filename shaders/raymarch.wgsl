@@ -44,7 +44,7 @@ struct Params {
     specular: f32,
     specular_power: f32,
     max_steps: u32,
-    _pad0: u32,
+    jitter_offset: f32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -203,7 +203,7 @@ fn fs_raymarch(@builtin(position) frag: vec4<f32>) -> @location(0) vec4<f32> {
     }
     var jitter = 0.5;
     if (params.flags & FLAG_JITTER) != 0u {
-        jitter = pixel_jitter(floor(pixel));
+        jitter = fract(pixel_jitter(floor(pixel)) + params.jitter_offset);
     }
     let t0 = span.x;
     let t1 = span.y;

@@ -4,6 +4,7 @@
 //! ([`raymarch`], [`params`]), the [`renderer`] that ties them together and draws images, and
 //! the CPU [`reference`] every GPU image is tested against.
 
+pub mod accumulate;
 pub mod bricks;
 pub mod classify;
 pub mod layout;

@@ -57,7 +57,10 @@ pub struct RaymarchParams {
     pub specular: f32,
     pub specular_power: f32,
     pub max_steps: u32,
-    pub _pad: [u32; 3],
+    /// Added to each pixel's jitter (modulo 1): frame k of an accumulation shifts every ray
+    /// start by [`jitter_offset`]`(k)` of a sample.
+    pub jitter_offset: f32,
+    pub _pad: [u32; 2],
 }
 
 /// What the raymarcher needs to know of the pool a volume was packed into.
@@ -129,6 +132,13 @@ pub fn gradient_use(tf: &TransferFunction) -> Option<f32> {
         .then_some(first as f32)
 }
 
+/// The jitter shift of frame `k` of an accumulation: the golden-ratio sequence, whose first N
+/// terms spread over [0, 1) about evenly for every N, so each pixel's ray starts cover the
+/// sample interval however many frames are averaged. Frame 0 is unshifted.
+pub fn jitter_offset(k: u32) -> f32 {
+    (k as f64 * 0.618_033_988_749_894_9).fract() as f32
+}
+
 /// The uniforms for one draw.
 pub fn raymarch_params(
     geometry: &Geometry,
@@ -194,7 +204,8 @@ pub fn raymarch_params(
         specular: tf.shading.specular as f32,
         specular_power: tf.shading.specular_power as f32,
         max_steps: MAX_STEPS,
-        _pad: [0; 3],
+        jitter_offset: 0.0,
+        _pad: [0; 2],
     }
 }
 

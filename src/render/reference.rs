@@ -162,7 +162,7 @@ fn pixel(p: &RaymarchParams, field: Field, table: &ClassTable, x: u32, y: u32) -
         return finish(Vec4::ZERO);
     };
     let jitter = if p.flags & FLAG_JITTER != 0 {
-        pixel_jitter(pixel.floor())
+        (pixel_jitter(pixel.floor()) + p.jitter_offset).fract()
     } else {
         0.5
     };

@@ -19,13 +19,15 @@ use crate::gpu::volume_texture::VolumeTexture;
 use crate::gpu::{Gpu, GpuError, guarded};
 use crate::gradient::{Operator, cpu};
 use crate::png_io::{PngError, write_png_rows};
+use crate::render::accumulate::Accumulator;
 use crate::render::bricks::{self, BlockRanges, Source, finite_max, gradient_codes};
 use crate::render::classify::{Classification, OccupancyTexture, classify};
 use crate::render::layout::BrickLayout;
 use crate::render::luts::LutTextures;
 use crate::render::page_table::{PageTable, assign_slots, pool_grid};
 use crate::render::params::{
-    Geometry, PoolParams, RaymarchParams, Tile, correction_ratio, gradient_use, raymarch_params,
+    Geometry, PoolParams, RaymarchParams, Tile, correction_ratio, gradient_use, jitter_offset,
+    raymarch_params,
 };
 use crate::render::pool::BrickPool;
 use crate::render::quantise::{PoolFormat, Quantisation};
@@ -66,6 +68,9 @@ pub enum ExportError {
     Png(#[from] PngError),
     #[error("{0}")]
     Write(std::io::Error),
+    /// The caller stopped the export (cancelled).
+    #[error("{0}")]
+    Stopped(String),
 }
 
 /// How a volume is packed.
@@ -171,6 +176,19 @@ fn pool_format(gpu: &Gpu, wanted: Option<PoolFormat>) -> Result<PoolFormat, GpuE
     }
 }
 
+/// Tables kept baked for other sample distances than the current one (4 MiB each).
+const SPARE_TABLES: usize = 3;
+
+/// Frames an image averages: `settings.accumulate` with jitter on, else one (without jitter
+/// every frame would be the same).
+pub fn frames_of(settings: &RenderSettings) -> u32 {
+    if settings.jitter {
+        settings.accumulate.max(1)
+    } else {
+        1
+    }
+}
+
 /// A volume ready to draw, with its transfer function.
 #[derive(Debug)]
 pub struct Renderer {
@@ -190,6 +208,8 @@ pub struct Renderer {
     gradient_pass: Option<GradientPass>,
     luts: LutTextures,
     table: ClassTable,
+    /// Tables baked for other sample distances, most recent first.
+    spare_tables: Vec<ClassTable>,
     tf: TransferFunction,
     params: wgpu::Buffer,
     bindings: wgpu::BindGroup,
@@ -326,6 +346,7 @@ impl Renderer {
             gradient_pass: None,
             luts,
             table: ClassTable::bake(tf, &source.quantisation, ratio),
+            spare_tables: Vec::new(),
             tf: tf.clone(),
             params,
             bindings,
@@ -351,6 +372,7 @@ impl Renderer {
     /// Bakes the table for the current transfer function and normalisation (keeping its
     /// correction ratio), uploads it and re-classifies the blocks.
     fn rebake(&mut self, gpu: &Gpu) {
+        self.spare_tables.clear();
         self.table = ClassTable::bake(&self.tf, &self.quantisation, self.table.ratio);
         self.upload_and_classify(gpu);
     }
@@ -366,11 +388,20 @@ impl Renderer {
     }
 
     /// Makes the table's alphas corrected for `ratio` (sample distance over unit distance).
+    /// The last few tables stay baked, so that the viewer's previews (longer steps) and full
+    /// frames switch between them with one upload, not a bake.
     fn ensure_ratio(&mut self, gpu: &Gpu, ratio: f64) {
-        if self.table.ratio != ratio {
-            self.table = ClassTable::bake(&self.tf, &self.quantisation, ratio);
-            self.luts.write(gpu, &self.table);
+        if self.table.ratio == ratio {
+            return;
         }
+        let table = match self.spare_tables.iter().position(|t| t.ratio == ratio) {
+            Some(i) => self.spare_tables.remove(i),
+            None => ClassTable::bake(&self.tf, &self.quantisation, ratio),
+        };
+        let old = std::mem::replace(&mut self.table, table);
+        self.spare_tables.insert(0, old);
+        self.spare_tables.truncate(SPARE_TABLES);
+        self.luts.write(gpu, &self.table);
     }
 
     pub fn geometry(&self) -> &Geometry {
@@ -523,6 +554,15 @@ impl Renderer {
         Ok(())
     }
 
+    /// What the raymarcher needs to know of the pool.
+    pub fn pool_params(&self) -> PoolParams {
+        PoolParams {
+            layout: self.layout,
+            quantisation: self.quantisation,
+            pool_texels: self.pool.texels(),
+        }
+    }
+
     /// The uniforms for drawing `tile` of an image.
     pub fn params(&self, camera: &Camera, settings: &RenderSettings, tile: Tile) -> RaymarchParams {
         debug_assert!(
@@ -531,14 +571,9 @@ impl Renderer {
                 || gradient_use(&self.tf).is_some(),
             "prepare() computes |grad f| before a frame that needs it"
         );
-        let pool = PoolParams {
-            layout: self.layout,
-            quantisation: self.quantisation,
-            pool_texels: self.pool.texels(),
-        };
         raymarch_params(
             &self.geometry,
-            &pool,
+            &self.pool_params(),
             camera,
             settings,
             &self.tf,
@@ -572,23 +607,56 @@ impl Renderer {
     }
 
     /// Draws a whole frame of at most [`TILE_SIDE`] per side into the target and returns the
-    /// target's view, without waiting for the GPU: the texture the viewer shows.
+    /// target's view, without waiting for the GPU.
     pub fn draw(
         &mut self,
         gpu: &Gpu,
         camera: &Camera,
         settings: &RenderSettings,
     ) -> Result<&wgpu::TextureView, GpuError> {
+        self.draw_frame(gpu, camera, settings, 0)
+    }
+
+    /// [`Renderer::draw`] for frame `frame` of an accumulation: every ray's jitter shifted by
+    /// [`jitter_offset`]`(frame)` (frame 0 is the plain image).
+    pub fn draw_frame(
+        &mut self,
+        gpu: &Gpu,
+        camera: &Camera,
+        settings: &RenderSettings,
+        frame: u32,
+    ) -> Result<&wgpu::TextureView, GpuError> {
         let [w, h] = settings.size;
         let tile = Tile {
             image_size: [w, h],
             offset: [0, 0],
         };
-        let params = self.params(camera, settings, tile);
+        let mut params = self.params(camera, settings, tile);
+        params.jitter_offset = jitter_offset(frame);
         let ratio = correction_ratio(&self.geometry, settings, &self.tf);
         self.draw_tile(gpu, &params, ratio, [w.min(TILE_SIDE), h.min(TILE_SIDE)])?;
         let (.., view) = self.target.as_ref().expect("drawn");
         Ok(view)
+    }
+
+    /// Draws frame `frame` of an accumulation (see [`Renderer::draw_frame`]), of at most
+    /// [`TILE_SIDE`] per side, and reads it back: one step of the viewer's refinement.
+    pub fn render_frame(
+        &mut self,
+        gpu: &Gpu,
+        camera: &Camera,
+        settings: &RenderSettings,
+        frame: u32,
+    ) -> Result<Image, GpuError> {
+        self.draw_frame(gpu, camera, settings, frame)?;
+        let (width, height, texture, _) = self.target.as_ref().expect("drawn");
+        let (width, height) = (*width, *height);
+        let rgba = read_rgba8(gpu, texture, width, height)?;
+        Ok(Image {
+            width,
+            height,
+            rgba,
+        })
     }
 
     /// [`Renderer::draw`], then waits for the GPU: what the frame-time benchmark measures.
@@ -650,10 +718,27 @@ impl Renderer {
         camera: &Camera,
         settings: &RenderSettings,
         side: u32,
+        rows: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.render_rows_watched(gpu, camera, settings, side, rows, |_| Ok(()))
+    }
+
+    /// [`Renderer::render_rows`], calling `watch` with the fraction of the work done after
+    /// every frame of every tile: an `Err` from it stops the rendering there.
+    pub fn render_rows_watched<E: From<GpuError>>(
+        &mut self,
+        gpu: &Gpu,
+        camera: &Camera,
+        settings: &RenderSettings,
+        side: u32,
         mut rows: impl FnMut(&[u8]) -> Result<(), E>,
+        mut watch: impl FnMut(f64) -> Result<(), E>,
     ) -> Result<(), E> {
         let [width, height] = settings.size;
         let band = (BAND_BYTES / (4 * width as usize)).clamp(1, side as usize) as u32;
+        let frames = frames_of(settings) as u64;
+        let total = height.div_ceil(band) as u64 * width.div_ceil(side) as u64 * frames;
+        let mut done = 0u64;
         let mut pixels = Vec::new();
         for y0 in (0..height).step_by(band as usize) {
             let th = band.min(height - y0);
@@ -669,11 +754,12 @@ impl Renderer {
                     image_size: [width, height],
                     offset: [x0, y0],
                 };
-                let params = self.params(camera, settings, tile);
-                let ratio = correction_ratio(&self.geometry, settings, &self.tf);
-                self.draw_tile(gpu, &params, ratio, [tw, th])?;
-                let (.., texture, _) = self.target.as_ref().expect("drawn");
-                let tile_pixels = read_rgba8(gpu, texture, tw, th)?;
+                let mut after_frame = || {
+                    done += 1;
+                    watch(done as f64 / total as f64)
+                };
+                let tile_pixels =
+                    self.render_tile(gpu, camera, settings, tile, [tw, th], &mut after_frame)?;
                 for row in 0..th as usize {
                     let dst = row * row_bytes + 4 * x0 as usize;
                     let src = 4 * row * tw as usize;
@@ -684,6 +770,36 @@ impl Renderer {
             rows(&pixels)?;
         }
         Ok(())
+    }
+
+    /// Draws one tile and reads it back: with jitter on and `settings.accumulate` above one,
+    /// the average of that many frames (see [`Accumulator`]). `after_frame` runs after each.
+    fn render_tile<E: From<GpuError>>(
+        &mut self,
+        gpu: &Gpu,
+        camera: &Camera,
+        settings: &RenderSettings,
+        tile: Tile,
+        size: [u32; 2],
+        after_frame: &mut dyn FnMut() -> Result<(), E>,
+    ) -> Result<Vec<u8>, E> {
+        let frames = frames_of(settings);
+        let mut params = self.params(camera, settings, tile);
+        let ratio = correction_ratio(&self.geometry, settings, &self.tf);
+        let mut sum =
+            (frames > 1).then(|| Accumulator::new(size[0], size[1], settings.transparent));
+        for frame in 0..frames {
+            params.jitter_offset = jitter_offset(frame);
+            self.draw_tile(gpu, &params, ratio, size)?;
+            let (.., texture, _) = self.target.as_ref().expect("drawn");
+            let pixels = read_rgba8(gpu, texture, size[0], size[1])?;
+            after_frame()?;
+            match &mut sum {
+                Some(sum) => sum.add(&pixels),
+                None => return Ok(pixels),
+            }
+        }
+        Ok(sum.expect("more than one frame").average())
     }
 
     /// Renders the image `settings.size` asks for and streams it into a PNG at `path` with
@@ -698,12 +814,31 @@ impl Renderer {
         path: &Path,
         scene_json: &str,
     ) -> Result<(), ExportError> {
+        self.write_png_watched(gpu, camera, settings, path, scene_json, |_| Ok(()))
+    }
+
+    /// [`Renderer::write_png`], calling `watch` with the fraction of the work done after each
+    /// frame of each tile: an `Err` from it stops the export, and no file is left.
+    pub fn write_png_watched(
+        &mut self,
+        gpu: &Gpu,
+        camera: &Camera,
+        settings: &RenderSettings,
+        path: &Path,
+        scene_json: &str,
+        mut watch: impl FnMut(f64) -> Result<(), String>,
+    ) -> Result<(), ExportError> {
         let side = TILE_SIDE.min(gpu.device.limits().max_texture_dimension_2d);
         let mut failure = None;
         let written = write_png_rows(path, settings.size, scene_json, |out| {
-            let drawn = self.render_rows(gpu, camera, settings, side, |rows| {
-                out.write_all(rows).map_err(ExportError::Write)
-            });
+            let drawn = self.render_rows_watched(
+                gpu,
+                camera,
+                settings,
+                side,
+                |rows| out.write_all(rows).map_err(ExportError::Write),
+                |f| watch(f).map_err(ExportError::Stopped),
+            );
             drawn.map_err(|e| {
                 let message = e.to_string();
                 failure = Some(e);

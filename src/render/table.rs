@@ -60,16 +60,28 @@ impl ClassTable {
                 })
                 .collect(),
         };
+        // Colours are the same in every row: converted once. Alphas in f32, ample for f16
+        // entries (this runs on every transfer-function edit, so it must be quick).
+        let colours: Vec<[f16; 3]> = scalar
+            .entries
+            .iter()
+            .map(|c| [c[0], c[1], c[2]].map(|x| f16::from_f64(x as f64)))
+            .collect();
+        let ratio32 = ratio as f32;
         let mut entries = vec![[f16::ZERO; 4]; VALUE_ENTRIES * GRADIENT_ENTRIES];
         entries
             .par_chunks_mut(VALUE_ENTRIES)
             .enumerate()
             .for_each(|(j, row)| {
-                let b = gradient[j.min(gradient.len() - 1)] as f64;
-                for (entry, c) in row.iter_mut().zip(&scalar.entries) {
-                    let a = (c[3] as f64 * b).clamp(0.0, 1.0);
-                    let corrected = 1.0 - (1.0 - a).powf(ratio);
-                    *entry = [c[0] as f64, c[1] as f64, c[2] as f64, corrected].map(f16::from_f64);
+                let b = gradient[j.min(gradient.len() - 1)];
+                for ((entry, c), rgb) in row.iter_mut().zip(&scalar.entries).zip(&colours) {
+                    let a = (c[3] * b).clamp(0.0, 1.0);
+                    let corrected = if a == 0.0 {
+                        0.0
+                    } else {
+                        1.0 - (1.0 - a).powf(ratio32)
+                    };
+                    *entry = [rgb[0], rgb[1], rgb[2], f16::from_f32(corrected)];
                 }
             });
         ClassTable {

@@ -7,7 +7,7 @@ use gradvol::camera::Camera;
 use gradvol::gpu::Gpu;
 use gradvol::gradient::cpu;
 use gradvol::render::bricks::Source;
-use gradvol::render::params::{Tile, correction_ratio};
+use gradvol::render::params::{Tile, correction_ratio, jitter_offset};
 use gradvol::render::reference::{self, Field};
 use gradvol::render::renderer::{Image, Renderer, RendererOptions};
 use gradvol::render::table::ClassTable;
@@ -82,8 +82,19 @@ pub fn reference_image(
     camera: &Camera,
     settings: &RenderSettings,
 ) -> Image {
+    reference_frame(renderer, volume, camera, settings, 0)
+}
+
+/// [`reference_image`] for frame `frame` of an accumulation (its rays' jitter shifted).
+pub fn reference_frame(
+    renderer: &Renderer,
+    volume: &Volume,
+    camera: &Camera,
+    settings: &RenderSettings,
+    frame: u32,
+) -> Image {
     let [w, h] = settings.size;
-    let params = renderer.params(
+    let mut params = renderer.params(
         camera,
         settings,
         Tile {
@@ -91,6 +102,7 @@ pub fn reference_image(
             offset: [0, 0],
         },
     );
+    params.jitter_offset = jitter_offset(frame);
     let gradient = renderer
         .gradient_operator()
         .map(|op| cpu::gradient_magnitude(volume, op));
