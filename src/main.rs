@@ -73,12 +73,20 @@ struct ViewArgs {
     volume: Option<PathBuf>,
     #[command(flatten)]
     raw: RawArgs,
-    /// Save a screenshot of the whole window after --exit-after-frames frames, then exit.
-    #[arg(long, value_name = "FILE.png", requires = "exit_after_frames")]
+    /// Save a screenshot of the whole window once --exit-after-frames frames were shown
+    /// (default 3), then exit.
+    #[arg(long, value_name = "FILE.png")]
     screenshot: Option<PathBuf>,
-    /// With --screenshot: how many frames to render in the window first.
-    #[arg(long, value_name = "N", requires = "screenshot")]
+    /// Exit, printing a JSON summary line (frame gaps, previews, refinement, jobs), once N
+    /// full-quality frames of the volume were shown, the script is done and no job runs.
+    #[arg(long, value_name = "N")]
     exit_after_frames: Option<u32>,
+    /// Run a script of timed steps (open, wait, drag, drag a TF point, key): see the README.
+    #[arg(long, value_name = "FILE.json")]
+    script: Option<PathBuf>,
+    /// Time budget of a preview frame while dragging, in ms (default 50).
+    #[arg(long, value_name = "MS")]
+    budget_ms: Option<f64>,
     /// The session file (default: $XDG_STATE_HOME/gradvol/session.json).
     #[arg(long, value_name = "FILE.json", conflicts_with = "no_session")]
     session: Option<PathBuf>,
@@ -157,6 +165,10 @@ struct RenderArgs {
     /// Step over blocks the transfer function leaves empty (same image; off to compare).
     #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
     empty_space_skipping: Option<bool>,
+    /// Average N frames whose ray starts are jittered differently (smooths coarse sample
+    /// distances; what the viewer's refinement converges to). Needs jitter.
+    #[arg(long, value_name = "N", conflicts_with = "no_jitter")]
+    accumulate: Option<u32>,
     /// Also render an N-frame orbit after the image and report the median frame time.
     #[arg(long, value_name = "N")]
     frames: Option<u32>,
@@ -201,6 +213,7 @@ impl RenderArgs {
         render.crop = self.crop.unwrap_or(render.crop);
         render.jitter &= !self.no_jitter;
         render.skip_empty_space = self.empty_space_skipping.unwrap_or(render.skip_empty_space);
+        render.accumulate = self.accumulate.unwrap_or(render.accumulate);
         scene.validate().map_err(anyhow::Error::msg)?;
         Ok(scene)
     }
@@ -390,6 +403,9 @@ fn parse_endian(s: &str) -> Result<Endian, String> {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = without_wayland_probe() {
+        return code;
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -402,6 +418,31 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Mesa's Vulkan device-select layer looks for a Wayland compositor whenever a program enables
+/// Wayland surfaces, as wgpu always does; with no `XDG_RUNTIME_DIR` (Xvfb, ssh, containers)
+/// libwayland then prints "error: XDG_RUNTIME_DIR is invalid or not set" twice although nothing
+/// failed. Where no Wayland session can exist, gradvol runs itself again with the layer off
+/// (`NODEVICE_SELECT=1`, which only reorders adapters) and exits with the child's status.
+fn without_wayland_probe() -> Option<ExitCode> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let unset = |name| std::env::var_os(name).is_none_or(|v| v.is_empty());
+    if !(unset("XDG_RUNTIME_DIR") && unset("WAYLAND_DISPLAY") && unset("NODEVICE_SELECT")) {
+        return None;
+    }
+    let exe = std::env::current_exe().ok()?;
+    let status = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("NODEVICE_SELECT", "1")
+        .status()
+        .ok()?;
+    Some(match status.code() {
+        Some(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        None => ExitCode::FAILURE,
+    })
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -447,8 +488,20 @@ fn run(cli: Cli) -> Result<()> {
             if args.exit_after_frames == Some(0) {
                 bail!("--exit-after-frames needs at least one frame");
             }
-            let initial = match &args.volume {
-                Some(path) => Some(args.raw.load(path)?),
+            if let Some(path) = &args.volume {
+                // Read in the window, in the background; a path that is not there fails now.
+                std::fs::metadata(path)
+                    .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+            }
+            if let Some(ms) = args.budget_ms
+                && !(ms.is_finite() && ms > 0.0)
+            {
+                bail!("--budget-ms must be a positive number of milliseconds, not {ms}");
+            }
+            let script = match &args.script {
+                Some(path) => Some(
+                    gradvol::viewer::automation::Script::load(path).map_err(anyhow::Error::msg)?,
+                ),
                 None => None,
             };
             let session = if args.no_session {
@@ -460,12 +513,15 @@ fn run(cli: Cli) -> Result<()> {
             };
             let options = gradvol::viewer::ViewOptions {
                 volume: args.volume.clone(),
+                raw: args.raw.raw_spec()?,
                 session,
                 screenshot: args.screenshot.clone(),
                 exit_after_frames: args.exit_after_frames,
+                script,
+                budget_ms: args.budget_ms,
                 window: args.window.map(|v| v as f32),
             };
-            gradvol::viewer::run(options, initial).map_err(|e| anyhow::anyhow!(e))
+            gradvol::viewer::run(options).map_err(|e| anyhow::anyhow!(e))
         }
         Command::Presets { show } => commands::presets::run(show.as_deref()),
     }

@@ -198,6 +198,7 @@ fn bad_requests_fail_with_one_line_and_write_nothing() {
         (vec!["--crop", "0.5,0,0,0.2,1,1"], "crop"),
         (vec!["--size", "4000x100", "--frames", "3"], "--frames"),
         (vec!["--sigma-mm", "2"], "--sigma-mm"),
+        (vec!["--accumulate", "0"], "accumulate must be 1..256"),
     ];
     for (extra, message) in cases {
         let mut args = vec!["render", &lung, "-o", o];
@@ -362,4 +363,58 @@ fn empty_space_skipping_is_reported_and_can_be_turned_off() {
     );
     assert!(empty / blocks > 0.5, "{empty} of {blocks} blocks empty");
     assert!(image_on == image_off, "skipping changes nothing");
+}
+
+#[test]
+fn accumulate_averages_jittered_frames_as_the_library_does() {
+    // `--accumulate 6` at a coarse sample distance: the summary says six frames, the PNG's
+    // scene carries the count, and the pixels are the library's accumulated image of that
+    // scene, exactly (the viewer's refinement averages the same frames).
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("acc.png");
+    let s = render_lung(
+        &out,
+        &[
+            "--preset",
+            "gradvol-CT-Bone-Surface",
+            "--size",
+            "96x80",
+            "--sample-distance",
+            "3",
+            "--accumulate",
+            "6",
+        ],
+    );
+    assert_eq!(s["accumulated"], 6, "{s}");
+    let scene =
+        gradvol::scene::Scene::from_json(&gradvol::png_io::read_scene(&out).unwrap()).unwrap();
+    assert_eq!(scene.render.accumulate, 6);
+    let volume = gradvol::volume::load(Path::new(&lung()), &Default::default()).unwrap();
+    let gpu = gradvol::gpu::Gpu::new().unwrap();
+    let tf = scene.transfer_function.clone().unwrap();
+    let mut r = gradvol::render::renderer::Renderer::prepared(
+        &gpu,
+        &volume,
+        &tf,
+        &scene.render,
+        Default::default(),
+    )
+    .unwrap();
+    let expected = r.render_image(&gpu, &scene.camera, &scene.render).unwrap();
+    let written = gradvol::png_io::read_png(&out).unwrap();
+    assert!(
+        written.rgba == expected.rgba,
+        "render --accumulate differs from the library"
+    );
+    // Without jitter there is nothing to average: refused, as clap refuses conflicting flags.
+    let refused = gradvol(&[
+        "render",
+        &lung(),
+        "-o",
+        path(&out),
+        "--no-jitter",
+        "--accumulate",
+        "4",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
 }

@@ -7,11 +7,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::display::Display;
 use common::sample_data_dir;
 use gradvol::gpu::Gpu;
 use gradvol::png_io::{read_png, read_scene};
@@ -20,73 +20,24 @@ use gradvol::scene::Scene;
 use gradvol::viewer::demo_volume;
 use gradvol::volume::Volume;
 
-/// An X display for the test: `$DISPLAY`, else a private Xvfb stopped when this is dropped.
-struct Display {
-    name: String,
-    server: Option<Child>,
-}
-
-impl Display {
-    fn open() -> Display {
-        if let Some(name) = std::env::var_os("DISPLAY").filter(|d| !d.is_empty()) {
-            return Display {
-                name: name.to_string_lossy().into(),
-                server: None,
-            };
-        }
-        // -displayfd 1: Xvfb picks a free display and prints its number when it is ready.
-        let mut server = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x1024x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "no DISPLAY and Xvfb cannot be started ({e}): install it with \
-                     apt-get install xvfb (the viewer tests need an X server)"
-                )
-            });
-        let mut line = String::new();
-        BufReader::new(server.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let number = line.trim();
-        assert!(!number.is_empty(), "Xvfb did not report its display");
-        Display {
-            name: format!(":{number}"),
-            server: Some(server),
-        }
-    }
-}
-
-impl Drop for Display {
-    fn drop(&mut self) {
-        if let Some(s) = &mut self.server {
-            let _ = s.kill();
-            let _ = s.wait();
-        }
-    }
-}
-
 /// Runs the viewer in a window until it exits (or a generous limit) and returns its summary.
 fn view(args: &[&str], screenshot: &Path, session: &Path) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["--exit-after-frames", "3"]);
+    view_with(&all, screenshot, session)
+}
+
+/// [`view`] with every argument but the screenshot, window size and session given.
+fn view_with(args: &[&str], screenshot: &Path, session: &Path) -> serde_json::Value {
     let display = Display::open();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gradvol"))
         .arg("view")
         .args(args)
         .args(["--screenshot", screenshot.to_str().unwrap()])
-        .args(["--exit-after-frames", "3", "--window", "900x640"])
+        .args(["--window", "900x640"])
         .args(["--session", session.to_str().unwrap()])
         .env("DISPLAY", &display.name)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .env_remove("XDG_RUNTIME_DIR")
         .env_remove("WAYLAND_DISPLAY")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -103,6 +54,11 @@ fn view(args: &[&str], screenshot: &Path, session: &Path) -> serde_json::Value {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "gradvol view failed: {stderr}");
+    // A normal start says nothing that looks like a failure.
+    assert!(
+        !stderr.to_lowercase().contains("error"),
+        "the viewer printed: {stderr}"
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let line = stdout
         .lines()
@@ -177,6 +133,10 @@ fn check_screenshot(summary: &serde_json::Value, screenshot: &Path, volume: &Vol
     );
     let mut scene = Scene::from_json(&read_scene(screenshot).unwrap()).unwrap();
     scene.render.size = [vw, vh];
+    // The viewport showed the running average of this many refinement frames.
+    let samples = summary["refinement"]["samples"].as_u64().unwrap();
+    assert!(samples >= 1, "{summary}");
+    scene.render.accumulate = samples as u32;
     let gpu = Gpu::new().unwrap();
     let tf = scene.transfer_function.clone().unwrap();
     let mut renderer = Renderer::new(&gpu, volume, &tf).unwrap();
@@ -237,7 +197,7 @@ fn bad_view_requests_fail_before_any_window_with_one_line() {
     let missing = dir.path().join("missing.nrrd");
     let jpg = dir.path().join("shot.jpg");
     let png = dir.path().join("shot.png");
-    // Exit 1 for what gradvol refuses, 2 for what clap refuses (a missing companion flag).
+    // Exit 1 for what gradvol refuses, 2 for what clap refuses (a malformed number).
     for (code, args) in [
         (1, vec!["view", missing.to_str().unwrap(), "--no-session"]),
         (
@@ -260,7 +220,9 @@ fn bad_view_requests_fail_before_any_window_with_one_line() {
                 "0",
             ],
         ),
-        (2, vec!["view", "--screenshot", png.to_str().unwrap()]),
+        (1, vec!["view", "--script", missing.to_str().unwrap()]),
+        (1, vec!["view", "--budget-ms", "0"]),
+        (2, vec!["view", "--exit-after-frames", "many"]),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_gradvol"))
             .args(&args)
@@ -277,4 +239,66 @@ fn bad_view_requests_fail_before_any_window_with_one_line() {
         );
         assert!(!png.exists() && !jpg.exists());
     }
+}
+
+#[test]
+fn the_window_answers_while_a_ct_loads_and_a_dragged_point_draws_previews() {
+    // The demo first; then, by script, a real CT opened in the background, a gradient-opacity
+    // point dragged, and the still image refined. The window must keep drawing while the CT is
+    // read and analysed, draw previews during the drag, and end on the renderer's image.
+    let dir = tempfile::tempdir().unwrap();
+    let lung = sample_data_dir().join("lung1_image.nrrd");
+    let script = dir.path().join("script.json");
+    let steps = serde_json::json!({"steps": [
+        "wait_until_ready",
+        {"open": lung},
+        "wait_until_ready",
+        {"drag_point": {"curve": "gradient", "index": 1, "by": [25, 20], "ms": 4000}},
+        "wait_until_ready",
+    ]});
+    std::fs::write(&script, steps.to_string()).unwrap();
+    let shot = dir.path().join("scripted.png");
+    let session = dir.path().join("session.json");
+    let summary = view_with(
+        &[
+            "--script",
+            script.to_str().unwrap(),
+            "--exit-after-frames",
+            "2",
+        ],
+        &shot,
+        &session,
+    );
+    eprintln!("{summary}");
+    let jobs = summary["jobs"].as_array().unwrap();
+    let open = jobs
+        .iter()
+        .find(|j| j["title"] == "opening lung1_image.nrrd")
+        .unwrap_or_else(|| panic!("no job opened the CT: {summary}"));
+    assert_eq!(open["outcome"], "done", "{summary}");
+    // Not frozen: the window drew frames all through the job (figures in the README come from
+    // the benchmark, not from here).
+    let seconds = open["ms"].as_f64().unwrap() / 1e3;
+    let frames = open["ui_frames"].as_f64().unwrap();
+    eprintln!(
+        "opening lung1: {seconds:.1} s, {frames} window frames, longest gap {} ms",
+        summary["max_ui_frame_ms"]
+    );
+    assert!(
+        frames >= 5.0 * seconds,
+        "the window drew only {frames} frames in {seconds:.1} s of loading"
+    );
+    let drag = &summary["drags"][0];
+    assert!(drag["previews"].as_u64().unwrap() >= 1, "{summary}");
+    // The drag changed the gradient-opacity curve, and the window ends on the renderer's
+    // image of the resulting scene.
+    let scene = Scene::from_json(&read_scene(&shot).unwrap()).unwrap();
+    let gradient = &scene.transfer_function.as_ref().unwrap().gradient_opacity;
+    let volume = gradvol::volume::load(&lung, &Default::default()).unwrap();
+    let default = gradvol::tf::presets::preset("gradvol-CT-Bone-Surface", 1.0).unwrap();
+    assert_ne!(
+        gradient, &default.gradient_opacity,
+        "the drag moved nothing"
+    );
+    check_screenshot(&summary, &shot, &volume);
 }

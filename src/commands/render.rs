@@ -8,7 +8,7 @@ use gradvol::camera::Camera;
 use gradvol::gpu::Gpu;
 use gradvol::png_io::read_scene;
 use gradvol::render::params::Geometry;
-use gradvol::render::renderer::{Renderer, RendererOptions, TILE_SIDE, fit_to_device};
+use gradvol::render::renderer::{Renderer, RendererOptions, TILE_SIDE, fit_to_device, frames_of};
 use gradvol::scene::Scene;
 use gradvol::tf::TransferFunction;
 use gradvol::volume::Volume;
@@ -126,6 +126,7 @@ pub fn run(scene: &mut Scene, volume: &Volume, output: &Path, frames: Option<u32
         "blocks_empty": report.blocks_empty,
         "classify_ms": report.classify_ms,
         "empty_space_skipping": scene.render.skip_empty_space,
+        "accumulated": frames_of(&scene.render),
     });
     if let Some(o) = measured {
         summary["frames"] = json!(o.frames);
