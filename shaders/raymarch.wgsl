@@ -63,7 +63,7 @@ const OPAQUE: f32 = 0.99607843; // 1 - 1/255
 // Farther than any ray goes.
 const FAR: f32 = 3.0e38;
 
-@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(0) var<storage, read> params: Params;
 @group(0) @binding(1) var pool: texture_3d<f32>;
 @group(0) @binding(2) var page_table: texture_3d<u32>;
 @group(0) @binding(3) var occupancy: texture_3d<u32>;

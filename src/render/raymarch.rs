@@ -84,8 +84,12 @@ impl RaymarchPass {
                 wgpu::BindGroupLayoutEntry {
                     binding: 0,
                     visibility: fragment,
+                    // A read-only storage buffer, not a uniform buffer: lavapipe inlines the
+                    // uniforms that steer loops into the shader and recompiles it (about
+                    // 200 ms with LLVM) for every new value, so every new camera cost a
+                    // compile. Storage buffers are not inlined; GPUs read both alike.
                     ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
+                        ty: wgpu::BufferBindingType::Storage { read_only: true },
                         has_dynamic_offset: false,
                         min_binding_size: wgpu::BufferSize::new(
                             std::mem::size_of::<RaymarchParams>() as u64,

@@ -314,7 +314,7 @@ impl Renderer {
         let params = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("Renderer::params"),
             size: std::mem::size_of::<RaymarchParams>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let pass = RaymarchPass::new(gpu);

@@ -145,6 +145,11 @@ impl Runner {
         }
     }
 
+    /// Whether the script waits for the still image to refine.
+    pub fn waiting_still(&self) -> bool {
+        self.dragging.is_none() && self.steps.front() == Some(&Step::WaitUntilRefined)
+    }
+
     pub fn finished(&self) -> bool {
         self.steps.is_empty() && self.dragging.is_none()
     }

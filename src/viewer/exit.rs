@@ -27,6 +27,8 @@ pub struct Exit {
     frames_at_show: u32,
     requested: bool,
     shot: Arc<Mutex<Option<Arc<ColorImage>>>>,
+    /// The summary is printed and the window asked to close.
+    done: bool,
 }
 
 impl Exit {
@@ -37,6 +39,7 @@ impl Exit {
             frames_at_show: 0,
             requested: false,
             shot: Arc::default(),
+            done: false,
         }
     }
 
@@ -96,11 +99,15 @@ impl Viewer {
 
     /// Exits when the automation's conditions hold.
     pub(crate) fn automate(&mut self, ctx: &egui::Context) {
-        if !self.automation.active() && self.runner.is_none() {
+        if self.automation.done || (!self.automation.active() && self.runner.is_none()) {
             return;
         }
-        // Keep frames coming (about 60 a second) so that the gaps measured are the window's.
-        ctx.request_repaint_after(Duration::from_millis(16));
+        // Keep frames coming (about 60 a second) so that the gaps measured are the window's, as
+        // a hand on the mouse would; while the script waits for the still image to refine, a
+        // slow tick only, as a window nobody touches redraws just for the frames that arrive.
+        let still = self.runner.as_ref().is_some_and(|r| r.waiting_still());
+        let tick = if still { 250 } else { 16 };
+        ctx.request_repaint_after(Duration::from_millis(tick));
         let Some(after) = self.automation.after else {
             return;
         };
@@ -111,6 +118,7 @@ impl Viewer {
         }
         let Some(path) = self.automation.screenshot.clone() else {
             println!("{}", self.summary(None));
+            self.automation.done = true;
             self.finish(ctx, Ok(()));
             return;
         };
@@ -147,6 +155,7 @@ impl Viewer {
             Ok(()) => println!("{}", self.summary(Some((&path, [w, h])))),
             Err(e) => eprintln!("gradvol: cannot write the screenshot: {e}"),
         }
+        self.automation.done = true;
         self.finish(ctx, result);
     }
 
