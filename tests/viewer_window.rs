@@ -38,6 +38,7 @@ fn view_with(args: &[&str], screenshot: &Path, session: &Path) -> serde_json::Va
         .args(["--session", session.to_str().unwrap()])
         .env("DISPLAY", &display.name)
         .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("NODEVICE_SELECT")
         .env_remove("WAYLAND_DISPLAY")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
