@@ -132,7 +132,7 @@ impl Viewer {
             },
             (None, None) => (Source::Demo, None),
         };
-        let frames = Frames::start(gpu, || {});
+        let frames = Frames::start(gpu);
         let mut viewer = Viewer {
             doc: Document::new(template.clone().unwrap_or_default()),
             viewport: Viewport::with_budget(
@@ -166,13 +166,7 @@ impl Viewer {
     /// Connects the viewer to its window: frames and jobs wake it when they finish.
     pub fn attach(&mut self, ctx: &egui::Context) {
         let wake = ctx.clone();
-        let gpu = self.frames.gpu.clone();
-        self.frames = Frames::start(gpu, move || wake.request_repaint());
-        if let Some(shown) = &self.doc.shown {
-            self.frames
-                .show(shown.renderer.clone(), self.doc.volume_generation);
-            self.frames.set_tf(self.doc.tf());
-        }
+        self.frames.wake_with(move || wake.request_repaint());
         self.ctx = Some(ctx.clone());
     }
 

@@ -9,7 +9,7 @@
 //! count, exactly as `gradvol render` averages them. Any new request interrupts it.
 
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::camera::Camera;
@@ -65,11 +65,30 @@ enum Command {
     Draw(Request),
 }
 
+/// What the frame thread calls when a frame is ready, set once the window exists.
+#[derive(Clone, Default)]
+struct Wake(Arc<OnceLock<Box<dyn Fn() + Send + Sync>>>);
+
+impl Wake {
+    fn call(&self) {
+        if let Some(f) = self.0.get() {
+            f();
+        }
+    }
+}
+
+impl std::fmt::Debug for Wake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Wake(set: {})", self.0.get().is_some())
+    }
+}
+
 /// The window's handle on the frame thread; dropping it stops the thread.
 #[derive(Debug)]
 pub struct Frames {
     commands: Sender<Command>,
     frames: Receiver<Result<Frame, String>>,
+    wake: Wake,
     pub gpu: Arc<Gpu>,
 }
 
@@ -84,21 +103,30 @@ impl std::fmt::Debug for Command {
 }
 
 impl Frames {
-    /// Starts the thread on `gpu`; `wake` is called when a frame is ready (the window's
-    /// repaint request).
-    pub fn start(gpu: Arc<Gpu>, wake: impl Fn() + Send + 'static) -> Frames {
+    /// Starts the thread on `gpu`; the function given to [`Frames::wake_with`] is called when
+    /// a frame is ready (the window's repaint request).
+    pub fn start(gpu: Arc<Gpu>) -> Frames {
+        let wake = Wake::default();
+        let worker_wake = wake.clone();
         let (commands, inbox) = channel();
         let (outbox, frames) = channel();
         let thread_gpu = gpu.clone();
         std::thread::Builder::new()
             .name("gradvol frames".into())
-            .spawn(move || Worker::new(thread_gpu, inbox, outbox, wake).run())
+            .spawn(move || Worker::new(thread_gpu, inbox, outbox, worker_wake).run())
             .expect("a thread for the frames");
         Frames {
             commands,
             frames,
+            wake,
             gpu,
         }
+    }
+
+    /// Calls `wake` whenever a frame is ready from now on (the window's repaint request); only
+    /// the first call counts.
+    pub fn wake_with(&self, wake: impl Fn() + Send + Sync + 'static) {
+        let _ = self.wake.0.set(Box::new(wake));
     }
 
     /// Draws `renderer` from now on (the volume `generation`).
@@ -204,11 +232,11 @@ struct Refining {
     of: u32,
 }
 
-struct Worker<W> {
+struct Worker {
     gpu: Arc<Gpu>,
     inbox: Receiver<Command>,
     outbox: Sender<Result<Frame, String>>,
-    wake: W,
+    wake: Wake,
     renderer: Option<(Arc<Mutex<Renderer>>, u64)>,
     tf: Option<TransferFunction>,
     next_tf: Option<TransferFunction>,
@@ -220,12 +248,12 @@ struct Worker<W> {
     model: PreviewModel,
 }
 
-impl<W: Fn() + Send> Worker<W> {
+impl Worker {
     fn new(
         gpu: Arc<Gpu>,
         inbox: Receiver<Command>,
         outbox: Sender<Result<Frame, String>>,
-        wake: W,
+        wake: Wake,
     ) -> Self {
         Worker {
             gpu,
@@ -288,7 +316,7 @@ impl<W: Fn() + Send> Worker<W> {
             if stop {
                 return;
             }
-            (self.wake)();
+            self.wake.call();
         }
     }
 
