@@ -1,6 +1,5 @@
 //! The `gradvol` command line.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -59,6 +58,25 @@ enum Command {
     /// Open the viewer: the volume (or, without one, the last session's, else a built-in CT
     /// phantom) in a window with the transfer-function editor.
     View(ViewArgs),
+    /// Write a volume as an OME-Zarr 0.5 pyramid (Zarr v3, levels halved until every side is
+    /// at most 256) that gradvol, napari, Fiji and zarr-python open; the source's anatomical
+    /// frame is kept in the store's "gradvol" attributes.
+    Convert {
+        #[command(flatten)]
+        input: VolumeArgs,
+        /// The store to create (a folder, conventionally NAME.ome.zarr); it must not exist.
+        #[arg(short, long, value_name = "OUT.ome.zarr")]
+        output: PathBuf,
+        /// Chunk side in voxels.
+        #[arg(long, value_name = "N", default_value_t = 64)]
+        chunk: usize,
+        /// Chunks per shard side (Zarr v3 sharding: one file a shard); 1 writes a file a chunk.
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        shard: usize,
+        /// Compression of each chunk.
+        #[arg(long, value_enum, default_value = "zstd")]
+        codec: volume::zarr::Codec,
+    },
     /// List the built-in transfer-function presets.
     Presets {
         /// Print one preset's transfer function as JSON (a starting point for --tf files).
@@ -245,8 +263,8 @@ impl OperatorArg {
 /// The input volume, shared by every command that reads one.
 #[derive(Args, Debug)]
 struct VolumeArgs {
-    /// A volume file (.nrrd, .nhdr, .nii, .nii.gz, .mha, .mhd, .dcm) or a folder holding one
-    /// DICOM series.
+    /// A volume file (.nrrd, .nhdr, .nii, .nii.gz, .mha, .mhd, .dcm), a folder holding one
+    /// DICOM series, or an OME-Zarr image (a folder or an http(s):// URL).
     volume: PathBuf,
     #[command(flatten)]
     raw: RawArgs,
@@ -276,6 +294,10 @@ struct RawArgs {
     /// Bytes to skip at the start of a raw file.
     #[arg(long, value_name = "BYTES", requires = "raw_dims")]
     raw_offset: Option<u64>,
+    /// OME-Zarr: the pyramid level to read, 0 = full resolution (default: the finest level
+    /// with at most 512 Mi voxels).
+    #[arg(long, value_name = "N")]
+    level: Option<usize>,
 }
 
 impl RawArgs {
@@ -298,30 +320,17 @@ impl RawArgs {
     /// Loads the volume at `path`, with a progress bar when stderr is a terminal.
     fn load(&self, path: &std::path::Path) -> Result<Volume> {
         let raw = self.raw_spec()?;
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "loading {bar:30} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}",
-                )
-                .expect("the template is valid"),
-            );
-            bar
-        });
-        let report = |done: u64, total: u64| {
-            if let Some(bar) = &bar {
-                bar.set_length(total);
-                bar.set_position(done);
-            }
-        };
+        let bar = commands::Bar::new(
+            "loading {bar:30} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}",
+        );
+        let report = |done: u64, total: u64| bar.report(done, total);
         let options = LoadOptions {
             raw: raw.as_ref(),
             progress: Some(&report),
+            level: self.level,
         };
         let result = volume::load(path, &options);
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
+        bar.clear();
         Ok(result?)
     }
 }
@@ -474,7 +483,11 @@ fn run(cli: Cli) -> Result<()> {
             let mut scene = args.scene()?;
             let path = commands::render::volume_path(args.volume.as_ref(), &scene)?;
             let volume = args.raw.load(&path)?;
-            scene.volume = Some(std::path::absolute(&path).unwrap_or(path));
+            scene.volume = Some(if volume::zarr::Location::of(&path).is_some() {
+                path
+            } else {
+                std::path::absolute(&path).unwrap_or(path)
+            });
             commands::render::run(&mut scene, &volume, &args.output, args.frames)
         }
         Command::View(args) => {
@@ -488,7 +501,12 @@ fn run(cli: Cli) -> Result<()> {
             if args.exit_after_frames == Some(0) {
                 bail!("--exit-after-frames needs at least one frame");
             }
-            if let Some(path) = &args.volume {
+            if let Some(path) = &args.volume
+                && !matches!(
+                    volume::zarr::Location::of(path),
+                    Some(volume::zarr::Location::Http(_))
+                )
+            {
                 // Read in the window, in the background; a path that is not there fails now.
                 std::fs::metadata(path)
                     .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
@@ -522,6 +540,20 @@ fn run(cli: Cli) -> Result<()> {
                 window: args.window.map(|v| v as f32),
             };
             gradvol::viewer::run(options).map_err(|e| anyhow::anyhow!(e))
+        }
+        Command::Convert {
+            input,
+            output,
+            chunk,
+            shard,
+            codec,
+        } => {
+            let options = volume::zarr::ConvertOptions {
+                chunk,
+                shard,
+                codec,
+            };
+            commands::convert::run(&input.load()?, &output, options)
         }
         Command::Presets { show } => commands::presets::run(show.as_deref()),
     }

@@ -1,6 +1,38 @@
 //! One module per subcommand; `main.rs` parses arguments and dispatches here.
 
+pub mod convert;
 pub mod gradient;
 pub mod info;
 pub mod presets;
 pub mod render;
+
+/// A progress bar on stderr when stderr is a terminal (nothing otherwise).
+pub struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    /// A bar drawn with an indicatif `template`.
+    pub fn new(template: &str) -> Bar {
+        use std::io::IsTerminal;
+        Bar(std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(template).expect("the template is valid"),
+            );
+            bar
+        }))
+    }
+
+    /// Moves the bar to `done` of `total`.
+    pub fn report(&self, done: u64, total: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    }
+
+    pub fn clear(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -159,6 +159,7 @@ pub fn read(source: &Source, progress: &Progress) -> Result<Volume, String> {
             let options = LoadOptions {
                 raw: raw.as_ref(),
                 progress: Some(&report),
+                level: None,
             };
             volume::load(path, &options).map_err(|e| e.to_string())
         }

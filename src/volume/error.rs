@@ -71,7 +71,7 @@ pub enum ErrorKind {
     Unsupported(String),
     #[error(
         "unrecognised file format (gradvol reads .nrrd, .nhdr, .nii, .nii.gz, .mha, .mhd, DICOM \
-         files and folders, and headerless data with --raw-dims and --raw-type)"
+         files and folders, OME-Zarr images, and headerless data with --raw-dims and --raw-type)"
     )]
     Unrecognised,
 }

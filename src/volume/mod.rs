@@ -15,6 +15,7 @@ pub(crate) mod payload;
 mod raw;
 pub mod synthetic;
 mod voxels;
+pub mod zarr;
 
 use std::path::Path;
 
@@ -68,6 +69,8 @@ pub enum Format {
     MetaImage,
     Dicom,
     Raw,
+    #[serde(rename = "ome-zarr")]
+    OmeZarr,
 }
 
 impl Format {
@@ -78,6 +81,7 @@ impl Format {
             Format::MetaImage => "MetaImage",
             Format::Dicom => "DICOM",
             Format::Raw => "raw",
+            Format::OmeZarr => "OME-Zarr",
         }
     }
 }
@@ -101,6 +105,8 @@ pub struct Volume {
     pub format: Format,
     /// Things the loader did that a user should know (a 4-D file cut to its first volume, ...).
     pub notes: Vec<String>,
+    /// An OME-Zarr image's levels and the one these voxels came from.
+    pub pyramid: Option<zarr::PyramidSummary>,
 }
 
 impl Volume {
@@ -169,6 +175,7 @@ impl Volume {
             range,
             format,
             notes,
+            pyramid: None,
         })
     }
 
@@ -215,6 +222,7 @@ impl Volume {
             bytes: self.data.as_bytes().len() as u64,
             extent_mm: std::array::from_fn(|i| self.spacing[i] * self.dims[i] as f64),
             notes: self.notes.clone(),
+            pyramid: self.pyramid.clone(),
         }
     }
 }
@@ -239,6 +247,9 @@ pub struct VolumeInfo {
     /// Size of the grid in mm along each voxel axis (dims x spacing).
     pub extent_mm: [f64; 3],
     pub notes: Vec<String>,
+    /// For OME-Zarr: the pyramid's levels and the one read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pyramid: Option<zarr::PyramidSummary>,
 }
 
 /// The error for a path that is neither a file nor a folder.
@@ -285,6 +296,9 @@ pub struct LoadOptions<'a> {
     /// Read the file as headerless raw voxels with this layout.
     pub raw: Option<&'a RawSpec>,
     pub progress: Option<Progress<'a>>,
+    /// The OME-Zarr level to read (0 = full resolution); by default the finest level with at
+    /// most [`zarr::DEFAULT_LEVEL_VOXELS`] voxels.
+    pub level: Option<usize>,
 }
 
 impl std::fmt::Debug for LoadOptions<'_> {
@@ -292,6 +306,7 @@ impl std::fmt::Debug for LoadOptions<'_> {
         f.debug_struct("LoadOptions")
             .field("raw", &self.raw)
             .field("progress", &self.progress.is_some())
+            .field("level", &self.level)
             .finish()
     }
 }
@@ -304,12 +319,21 @@ impl LoadOptions<'_> {
     }
 }
 
-/// Opens the volume at `path`: a file in any supported format, or a folder holding one DICOM
-/// series. The format comes from the name and, failing that, from the file's first bytes.
+/// Opens the volume at `path`: a file in any supported format, a folder holding one DICOM
+/// series, or an OME-Zarr image (a folder or an `http(s)://` URL). The format comes from the
+/// name and, failing that, from the file's first bytes.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Volume, LoadError> {
     let at = |kind| LoadError::new(path, kind);
     if let Some(spec) = options.raw {
         return raw::load(path, spec, options).map_err(at);
+    }
+    if let Some(location) = zarr::Location::of(path) {
+        return zarr::load(path, &location, options);
+    }
+    if options.level.is_some() {
+        return Err(at(ErrorKind::invalid(
+            "--level applies to OME-Zarr images, and this is not one",
+        )));
     }
     let meta = std::fs::metadata(path).map_err(|e| at(ErrorKind::Io(e)))?;
     if meta.is_dir() {
@@ -326,7 +350,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Volume, LoadError> {
         Format::Nifti => nifti::load(path, options).map_err(at),
         Format::MetaImage => metaimage::load(path, options).map_err(at),
         Format::Dicom => dicom::load_file(path, options),
-        Format::Raw => unreachable!("raw files are opened through --raw-* options"),
+        Format::Raw | Format::OmeZarr => unreachable!("opened before the format is detected"),
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod display;
+pub mod http;
 
 pub mod render;
 
@@ -412,4 +413,13 @@ pub fn sample_data_dir() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// Runs the gradvol binary at `exe` with `args` (a runtime folder set, so Mesa stays quiet).
+pub fn run_gradvol(exe: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(exe)
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .unwrap()
 }
