@@ -190,6 +190,13 @@ struct RenderArgs {
     /// Also render an N-frame orbit after the image and report the median frame time.
     #[arg(long, value_name = "N")]
     frames: Option<u32>,
+    /// OME-Zarr: host memory for bricks read from the store, in MiB.
+    #[arg(long, value_name = "MiB", default_value_t = 1024)]
+    cache: usize,
+    /// OME-Zarr: GPU memory the brick pool may take, in MiB; without --level the finest level
+    /// that fits is drawn.
+    #[arg(long, value_name = "MiB", default_value_t = 2048)]
+    gpu_budget: u64,
 }
 
 impl RenderArgs {
@@ -482,6 +489,22 @@ fn run(cli: Cli) -> Result<()> {
             }
             let mut scene = args.scene()?;
             let path = commands::render::volume_path(args.volume.as_ref(), &scene)?;
+            if let Some(location) = volume::zarr::Location::of(&path) {
+                let options = commands::render::StoreOptions {
+                    level: args.raw.level,
+                    cache: args.cache.saturating_mul(1 << 20),
+                    gpu_budget: args.gpu_budget.saturating_mul(1 << 20),
+                };
+                scene.volume = Some(path.clone());
+                return commands::render::run_store(
+                    &mut scene,
+                    &path,
+                    &location,
+                    options,
+                    &args.output,
+                    args.frames,
+                );
+            }
             let volume = args.raw.load(&path)?;
             scene.volume = Some(if volume::zarr::Location::of(&path).is_some() {
                 path

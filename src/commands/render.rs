@@ -7,11 +7,17 @@ use anyhow::{Context, Result, bail};
 use gradvol::camera::Camera;
 use gradvol::gpu::Gpu;
 use gradvol::png_io::read_scene;
-use gradvol::render::params::Geometry;
-use gradvol::render::renderer::{Renderer, RendererOptions, TILE_SIDE, fit_to_device, frames_of};
-use gradvol::scene::Scene;
+use gradvol::render::layout::BrickLayout;
+use gradvol::render::page_table::pool_grid;
+use gradvol::render::params::{Geometry, gradient_use};
+use gradvol::render::renderer::{
+    GradientReport, Renderer, RendererOptions, TILE_SIDE, fit_to_device, frames_of, pool_format,
+};
+use gradvol::render::streamed::StoreBricks;
+use gradvol::scene::{Blend, Scene};
 use gradvol::tf::TransferFunction;
-use gradvol::volume::Volume;
+use gradvol::volume::zarr::{Location, Pyramid};
+use gradvol::volume::{ErrorKind, LoadError, Space, Volume};
 use serde_json::json;
 
 /// Reads a scene from a JSON file or from the metadata of a PNG gradvol wrote.
@@ -86,6 +92,25 @@ pub fn run(scene: &mut Scene, volume: &Volume, output: &Path, frames: Option<u32
     let mut renderer =
         Renderer::prepared(&gpu, volume, &tf, &scene.render, RendererOptions::default())?;
     let setup_ms = start.elapsed().as_secs_f64() * 1e3;
+    let extra = json!({
+        "volume_dims": volume.dims,
+        "downsampled": fitted.is_some(),
+        "setup_ms": setup_ms,
+    });
+    finish(&gpu, &mut renderer, scene, tf, output, frames, extra)
+}
+
+/// Writes the image of `renderer`, runs the orbit when asked, and prints the summary line
+/// (the fields of `extra` first).
+fn finish(
+    gpu: &Gpu,
+    renderer: &mut Renderer,
+    scene: &mut Scene,
+    tf: TransferFunction,
+    output: &Path,
+    frames: Option<u32>,
+    extra: serde_json::Value,
+) -> Result<()> {
     // The image's scene holds the resolved transfer function, so it reproduces the image even
     // if a preset changes.
     let report = renderer.report();
@@ -93,10 +118,10 @@ pub fn run(scene: &mut Scene, volume: &Volume, output: &Path, frames: Option<u32
     stored.transfer_function = Some(tf);
     let text = serde_json::to_string(&stored)?;
     let start = Instant::now();
-    renderer.write_png(&gpu, &scene.camera, &scene.render, output, &text)?;
+    renderer.write_png(gpu, &scene.camera, &scene.render, output, &text)?;
     let image_ms = start.elapsed().as_secs_f64() * 1e3;
     let measured = match frames {
-        Some(n) => Some(orbit(&gpu, &mut renderer, scene, n)?),
+        Some(n) => Some(orbit(gpu, renderer, scene, n)?),
         None => None,
     };
     *scene = stored;
@@ -111,9 +136,6 @@ pub fn run(scene: &mut Scene, volume: &Volume, output: &Path, frames: Option<u32
         "blend": scene.render.blend,
         "preset": scene.preset,
         "gradient": gradient,
-        "volume_dims": volume.dims,
-        "downsampled": fitted.is_some(),
-        "setup_ms": setup_ms,
         "image_ms": image_ms,
         "frame_ms": image_ms,
         "gpu_bytes": report.gpu_bytes,
@@ -133,8 +155,115 @@ pub fn run(scene: &mut Scene, volume: &Volume, output: &Path, frames: Option<u32
         summary["frame_ms"] = json!(o.median_ms);
         summary["fps"] = json!(1e3 / o.median_ms);
     }
+    if let (Some(all), serde_json::Value::Object(first)) = (summary.as_object_mut(), extra) {
+        for (k, v) in first {
+            all.insert(k, v);
+        }
+    }
     println!("{summary}");
     Ok(())
+}
+
+/// How `render` reads an OME-Zarr store.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// The level to draw; by default the finest whose pool fits `gpu_budget`.
+    pub level: Option<usize>,
+    /// Host memory for bricks read from the store, bytes.
+    pub cache: usize,
+    /// GPU memory the pool may take, bytes.
+    pub gpu_budget: u64,
+}
+
+/// Renders one level of an OME-Zarr store, read brick by brick into the pool (the level is
+/// never held whole on the host): a statistics pass for the normalisation, then the packing.
+pub fn run_store(
+    scene: &mut Scene,
+    path: &Path,
+    location: &Location,
+    options: StoreOptions,
+    output: &Path,
+    frames: Option<u32>,
+) -> Result<()> {
+    let at = |e: ErrorKind| anyhow::Error::from(LoadError::new(path, e));
+    let pyramid = Pyramid::open(location).map_err(at)?;
+    let gpu = Gpu::new()?;
+    let format = pool_format(&gpu, None)?;
+    let max_side = gpu.device.limits().max_texture_dimension_3d as usize;
+    let fits = |level: usize| {
+        let s = pyramid.level(level);
+        let layout = BrickLayout::new(s.dims, s.spacing, None);
+        let bytes =
+            layout.brick_count() as u64 * layout.slot_voxels() as u64 * format.bytes_per_texel();
+        bytes <= options.gpu_budget
+            && pool_grid(layout.bricks, layout.slot_side(), max_side).is_some()
+    };
+    let count = pyramid.level_count();
+    let level = match options.level {
+        Some(l) if l >= count => {
+            return Err(at(ErrorKind::invalid(format!(
+                "--level {l} asked for, but the image has levels 0 to {}",
+                count - 1
+            ))));
+        }
+        Some(l) => l,
+        None => (0..count).find(|&l| fits(l)).unwrap_or(count - 1),
+    };
+    if !fits(level) {
+        eprintln!(
+            "note: level {level}'s bricks exceed the GPU budget of {} MiB",
+            options.gpu_budget >> 20
+        );
+    }
+    let s = pyramid.level(level).clone();
+    let (world_from_voxel, space) = pyramid.world_from_voxel(level);
+    let geometry = Geometry {
+        dims: s.dims,
+        spacing: s.spacing,
+        world_from_voxel: space.to_space(Space::Lps) * world_from_voxel,
+    };
+    let start = Instant::now();
+    let layout = BrickLayout::new(s.dims, s.spacing, None);
+    let operator = scene.render.gradient;
+    let mut bricks = StoreBricks::new(
+        &pyramid,
+        level,
+        layout,
+        Some(operator),
+        format,
+        options.cache,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let stats = bricks
+        .measure()
+        .map_err(|e| anyhow::anyhow!("{e}: {}", path.display()))?;
+    let stats_ms = start.elapsed().as_secs_f64() * 1e3;
+    let range = stats.range.unwrap_or([0.0, 0.0]);
+    let tf = scene
+        .transfer_function(geometry.mean_spacing(), range)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let with_gradient = scene.render.blend == Blend::Composite && gradient_use(&tf).is_none();
+    bricks.normalise(&stats, with_gradient);
+    let report = with_gradient.then(|| GradientReport {
+        operator,
+        device: format!("cpu, per brick ({} threads)", rayon::current_num_threads()),
+        ms: stats_ms,
+    });
+    let start = Instant::now();
+    let mut renderer = Renderer::streamed(&gpu, geometry, &bricks, &tf, &scene.render, report)
+        .map_err(|e| anyhow::anyhow!("{e}: {}", path.display()))?;
+    let pack_ms = start.elapsed().as_secs_f64() * 1e3;
+    let extra = json!({
+        "volume_dims": s.dims,
+        "downsampled": false,
+        "level": level,
+        "levels": count,
+        "stats_ms": stats_ms,
+        "pack_ms": pack_ms,
+        "setup_ms": stats_ms + pack_ms,
+        "cache": bricks.cache_report(),
+    });
+    finish(&gpu, &mut renderer, scene, tf, output, frames, extra)
 }
 
 /// The volume path to open: the command line's, else the scene's.

@@ -35,6 +35,9 @@ pub enum GpuError {
     Allocation(String),
     #[error("one slice of the volume ({0} bytes) exceeds this GPU's storage binding ({1} bytes)")]
     PlaneTooLarge(u64, u64),
+    /// A brick could not be read from its source (a store's chunk, say).
+    #[error("cannot read the volume's bricks: {0}")]
+    Bricks(String),
 }
 
 /// Runs `make`, which creates GPU resources, and returns an out-of-memory or validation error

@@ -75,7 +75,7 @@ impl<'a> Source<'a> {
     }
 
     /// The texel of voxel `i`.
-    fn texel_at(&self, i: usize, value: f32) -> Texel {
+    pub(crate) fn texel_at(&self, i: usize, value: f32) -> Texel {
         let q = &self.quantisation;
         let gradient = match self.gradient {
             None => 0.0,
@@ -94,6 +94,68 @@ impl<'a> Source<'a> {
             .map(|i| self.texel_at(i, values[i]))
             .collect()
     }
+}
+
+/// Where the pool's bricks come from: a volume in memory ([`Source`]) or a store read brick by
+/// brick (`crate::render::streamed`). Every brick's slot is made on demand, so the host holds a
+/// few slots at a time, never a second copy of the volume.
+pub trait BrickSupply: Sync {
+    fn quantisation(&self) -> Quantisation;
+    fn format(&self) -> PoolFormat;
+    /// The texels of `brick`'s slot under `layout` (see [`slot_positions`]).
+    fn slot(&self, layout: &BrickLayout, brick: [usize; 3]) -> Result<Vec<Texel>, String>;
+}
+
+impl BrickSupply for Source<'_> {
+    fn quantisation(&self) -> Quantisation {
+        self.quantisation
+    }
+
+    fn format(&self) -> PoolFormat {
+        self.format
+    }
+
+    fn slot(&self, layout: &BrickLayout, brick: [usize; 3]) -> Result<Vec<Texel>, String> {
+        let [nx, ny, _] = layout.dims;
+        let mut texels = Vec::with_capacity(layout.slot_voxels());
+        slot_positions(layout, brick, |[x, y, z]| {
+            let i = x + nx * (y + ny * z);
+            texels.push(self.texel_at(i, self.volume.data.get_f64(i) as f32));
+        });
+        Ok(texels)
+    }
+}
+
+/// Calls `visit` with the voxel (x, y, z) behind every texel of `brick`'s slot, x fastest: from
+/// the voxel before the brick's first cell to the one after its last, indices past the volume's
+/// ends clamped to its edge.
+pub fn slot_positions(layout: &BrickLayout, brick: [usize; 3], mut visit: impl FnMut([usize; 3])) {
+    let [nx, ny, nz] = layout.dims;
+    let [sx, sy, sz] = layout.slot_side();
+    let at = |a: usize, t: usize, n: usize| {
+        let first = (brick[a] * layout.brick[a]) as isize - BORDER_BEFORE as isize;
+        (first + t as isize).clamp(0, n as isize - 1) as usize
+    };
+    for z in 0..sz {
+        let vz = at(2, z, nz);
+        for y in 0..sy {
+            let vy = at(1, y, ny);
+            for x in 0..sx {
+                visit([at(0, x, nx), vy, vz]);
+            }
+        }
+    }
+}
+
+/// The voxel range (first, last inclusive) along each axis that `brick`'s slot reads.
+pub fn slot_span(layout: &BrickLayout, brick: [usize; 3]) -> [[usize; 2]; 3] {
+    [0, 1, 2].map(|a| {
+        let n = layout.dims[a];
+        let first = (brick[a] * layout.brick[a]).saturating_sub(BORDER_BEFORE);
+        let last =
+            (brick[a] * layout.brick[a] + layout.slot_side()[a] - 1 - BORDER_BEFORE).min(n - 1);
+        [first.min(n - 1), last]
+    })
 }
 
 /// One brick's slot: `C + 3` texels per axis, x fastest, from the voxel before the brick's
@@ -136,12 +198,13 @@ pub struct BlockRanges {
 }
 
 /// Fills every brick's slot, a few bricks at a time (in order of their linear index), hands
-/// each batch to `sink`, and returns the block ranges.
-pub fn pack(
+/// each batch to `sink`, and returns the block ranges; the first brick the supply cannot make
+/// stops it.
+pub fn pack<S: BrickSupply + ?Sized>(
     layout: &BrickLayout,
-    source: &Source,
+    source: &S,
     mut sink: impl FnMut(Vec<PackedBrick>),
-) -> BlockRanges {
+) -> Result<BlockRanges, String> {
     let mut ranges = vec![[f32::INFINITY, 0.0, f32::INFINITY, 0.0]; layout.block_count()];
     let batch = 2 * rayon::current_num_threads().max(1);
     let count = layout.brick_count();
@@ -154,16 +217,16 @@ pub fn pack(
                     (i / layout.bricks[0]) % layout.bricks[1],
                 ];
                 let brick = [bx, by, i / (layout.bricks[0] * layout.bricks[1])];
-                let texels = slot_texels(layout, source, brick);
-                let bytes = encode(&texels, source.format);
+                let texels = source.slot(layout, brick)?;
+                let bytes = encode(&texels, source.format());
                 let packed = PackedBrick {
                     brick,
-                    format: source.format,
+                    format: source.format(),
                     bytes,
                 };
-                (packed, texels)
+                Ok((packed, texels))
             })
-            .collect();
+            .collect::<Result<_, String>>()?;
         let mut bricks = Vec::with_capacity(made.len());
         for (packed, texels) in made {
             block_ranges_of(layout, packed.brick, &texels, &mut ranges);
@@ -171,30 +234,7 @@ pub fn pack(
         }
         sink(bricks);
     }
-    BlockRanges { ranges }
-}
-
-/// The texels of one brick's slot.
-fn slot_texels(layout: &BrickLayout, source: &Source, brick: [usize; 3]) -> Vec<Texel> {
-    let [nx, ny, nz] = layout.dims;
-    let [sx, sy, sz] = layout.slot_side();
-    // The volume's index along an axis of `n` for slot texel `t` of brick `b`: clamped.
-    let at = |a: usize, t: usize, n: usize| {
-        let first = (brick[a] * layout.brick[a]) as isize - BORDER_BEFORE as isize;
-        (first + t as isize).clamp(0, n as isize - 1) as usize
-    };
-    let mut texels = Vec::with_capacity(layout.slot_voxels());
-    for z in 0..sz {
-        let plane = at(2, z, nz) * ny;
-        for y in 0..sy {
-            let row = (plane + at(1, y, ny)) * nx;
-            for x in 0..sx {
-                let i = row + at(0, x, nx);
-                texels.push(source.texel_at(i, source.volume.data.get_f64(i) as f32));
-            }
-        }
-    }
-    texels
+    Ok(BlockRanges { ranges })
 }
 
 /// Texels as the pool stores them: 16-bit codes or float32 pairs, native byte order.
@@ -263,7 +303,7 @@ mod tests {
         let layout = BrickLayout::new(v.dims, v.spacing, Some(8));
         assert_eq!(layout.bricks, [3, 2, 1]);
         let mut seen = Vec::new();
-        let blocks = pack(&layout, &source, |bricks| seen.extend(bricks));
+        let blocks = pack(&layout, &source, |bricks| seen.extend(bricks)).unwrap();
         assert_eq!(seen.len(), 6);
         let [sx, sy, sz] = layout.slot_side();
         for b in &seen {

@@ -16,4 +16,5 @@ pub mod quantise;
 pub mod raymarch;
 pub mod reference;
 pub mod renderer;
+pub mod streamed;
 pub mod table;

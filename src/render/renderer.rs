@@ -20,7 +20,7 @@ use crate::gpu::{Gpu, GpuError, guarded};
 use crate::gradient::{Operator, cpu};
 use crate::png_io::{PngError, write_png_rows};
 use crate::render::accumulate::Accumulator;
-use crate::render::bricks::{self, BlockRanges, Source, finite_max, gradient_codes};
+use crate::render::bricks::{self, BlockRanges, BrickSupply, Source, finite_max, gradient_codes};
 use crate::render::classify::{Classification, OccupancyTexture, classify};
 use crate::render::layout::BrickLayout;
 use crate::render::luts::LutTextures;
@@ -161,7 +161,7 @@ fn compute_gradient(
 
 /// The pool format this device can filter: 16 bits when it has normalised 16-bit textures,
 /// else float32 when it can filter that.
-fn pool_format(gpu: &Gpu, wanted: Option<PoolFormat>) -> Result<PoolFormat, GpuError> {
+pub fn pool_format(gpu: &Gpu, wanted: Option<PoolFormat>) -> Result<PoolFormat, GpuError> {
     let features = gpu.device.features();
     let unorm16 = features.contains(wgpu::Features::TEXTURE_FORMAT_16BIT_NORM);
     let float32 = features.contains(wgpu::Features::FLOAT32_FILTERABLE);
@@ -233,8 +233,9 @@ impl Renderer {
     ) -> Result<Renderer, GpuError> {
         let format = pool_format(gpu, options.format)?;
         let source = Source::new(volume, None, format);
-        let ratio = correction_ratio(&Geometry::of(volume), &RenderSettings::default(), tf);
-        Self::build(gpu, &source, tf, options, ratio)
+        let geometry = Geometry::of(volume);
+        let ratio = correction_ratio(&geometry, &RenderSettings::default(), tf);
+        Self::build(gpu, geometry, &source, tf, options, ratio)
     }
 
     /// A renderer ready to draw with `settings`: |grad f| computed first when the transfer
@@ -249,9 +250,11 @@ impl Renderer {
         options: RendererOptions,
     ) -> Result<Renderer, GpuError> {
         let format = pool_format(gpu, options.format)?;
-        let ratio = correction_ratio(&Geometry::of(volume), settings, tf);
+        let geometry = Geometry::of(volume);
+        let ratio = correction_ratio(&geometry, settings, tf);
         if settings.blend != Blend::Composite || gradient_use(tf).is_some() {
-            return Self::build(gpu, &Source::new(volume, None, format), tf, options, ratio);
+            let source = Source::new(volume, None, format);
+            return Self::build(gpu, geometry, &source, tf, options, ratio);
         }
         let on_gpu = !gpu.is_software() && GradientPass::supports(gpu, settings.gradient);
         let mut pass = None;
@@ -260,10 +263,17 @@ impl Renderer {
             let q = Quantisation::new(volume.range, finite_max(&values));
             let codes = gradient_codes(&values, &q);
             drop(values);
-            Self::build(gpu, &Source::coded(volume, &codes, q), tf, options, ratio)?
+            Self::build(
+                gpu,
+                geometry,
+                &Source::coded(volume, &codes, q),
+                tf,
+                options,
+                ratio,
+            )?
         } else {
             let source = Source::new(volume, Some(&values), format);
-            Self::build(gpu, &source, tf, options, ratio)?
+            Self::build(gpu, geometry, &source, tf, options, ratio)?
         };
         renderer.gradient_pass = pass;
         renderer.gradient = Some(report.operator);
@@ -282,33 +292,57 @@ impl Renderer {
     ) -> Result<Renderer, GpuError> {
         let format = pool_format(gpu, None)?;
         let source = Source::new(volume, Some(gradient), format);
-        let ratio = correction_ratio(&Geometry::of(volume), &RenderSettings::default(), tf);
-        let mut renderer = Self::build(gpu, &source, tf, RendererOptions::default(), ratio)?;
+        let geometry = Geometry::of(volume);
+        let ratio = correction_ratio(&geometry, &RenderSettings::default(), tf);
+        let options = RendererOptions::default();
+        let mut renderer = Self::build(gpu, geometry, &source, tf, options, ratio)?;
         renderer.gradient = Some(report.operator);
         renderer.last_gradient = Some(report);
         Ok(renderer)
     }
 
-    /// Every GPU object of a renderer, the pool filled from `source` (whose format it takes) and
-    /// the table baked for `ratio`.
-    fn build(
+    /// A renderer whose pool is filled brick by brick from `source` (one level of a store, see
+    /// [`crate::render::streamed`]), for a volume of `geometry`, ready to draw with `settings`.
+    /// `gradient` says which |grad f| the source's slots hold, if any.
+    pub fn streamed(
         gpu: &Gpu,
-        source: &Source,
+        geometry: Geometry,
+        source: &(impl BrickSupply + ?Sized),
+        tf: &TransferFunction,
+        settings: &RenderSettings,
+        gradient: Option<GradientReport>,
+    ) -> Result<Renderer, GpuError> {
+        let ratio = correction_ratio(&geometry, settings, tf);
+        let options = RendererOptions {
+            format: Some(source.format()),
+            ..Default::default()
+        };
+        let mut renderer = Self::build(gpu, geometry, source, tf, options, ratio)?;
+        renderer.gradient = gradient.as_ref().map(|g| g.operator);
+        renderer.last_gradient = gradient;
+        Ok(renderer)
+    }
+
+    /// Every GPU object of a renderer for a volume of `geometry`, the pool filled from `source`
+    /// (whose format and normalisation it takes) and the table baked for `ratio`.
+    pub(crate) fn build(
+        gpu: &Gpu,
+        geometry: Geometry,
+        source: &(impl BrickSupply + ?Sized),
         tf: &TransferFunction,
         options: RendererOptions,
         ratio: f64,
     ) -> Result<Renderer, GpuError> {
-        let volume = source.volume;
-        let layout = BrickLayout::new(volume.dims, volume.spacing, options.brick);
+        let layout = BrickLayout::new(geometry.dims, geometry.spacing, options.brick);
         let device_max = gpu.device.limits().max_texture_dimension_3d;
         let max_side = options.max_pool_side.unwrap_or(device_max).min(device_max);
         let grid =
             pool_grid(layout.bricks, layout.slot_side(), max_side as usize).ok_or_else(|| {
-                let [nx, ny, nz] = volume.dims;
+                let [nx, ny, nz] = geometry.dims;
                 GpuError::VolumeTooLarge(nx, ny, nz, max_side)
             })?;
         let page_table = PageTable::new(gpu, &layout, assign_slots(&layout, grid))?;
-        let pool = BrickPool::new(gpu, &layout, grid, source.format)?;
+        let pool = BrickPool::new(gpu, &layout, grid, source.format())?;
         let occupancy = OccupancyTexture::new(gpu, &layout)?;
         let luts = LutTextures::new(gpu)?;
         let params = gpu.device.create_buffer(&wgpu::BufferDescriptor {
@@ -330,22 +364,24 @@ impl Renderer {
         );
         let blocks = bricks::pack(&layout, source, |batch| {
             pool.upload(gpu, &layout, &page_table.entries, &batch)
-        });
+        })
+        .map_err(GpuError::Bricks)?;
+        let quantisation = source.quantisation();
         let mut renderer = Renderer {
             pass,
-            geometry: Geometry::of(volume),
+            geometry,
             layout,
             pool,
             page_table,
             occupancy,
-            quantisation: source.quantisation,
+            quantisation,
             blocks,
             classification: Classification::default(),
             classify_ms: 0.0,
             gradient: None,
             gradient_pass: None,
             luts,
-            table: ClassTable::bake(tf, &source.quantisation, ratio),
+            table: ClassTable::bake(tf, &quantisation, ratio),
             spare_tables: Vec::new(),
             tf: tf.clone(),
             params,
@@ -364,7 +400,8 @@ impl Renderer {
         let (pool, layout, entries) = (&self.pool, &self.layout, &self.page_table.entries);
         self.blocks = bricks::pack(layout, &source, |batch| {
             pool.upload(gpu, layout, entries, &batch)
-        });
+        })
+        .expect("a volume in memory yields every brick");
         self.quantisation = source.quantisation;
         self.rebake(gpu);
     }

@@ -295,6 +295,20 @@ impl Pyramid {
         }
     }
 
+    /// Maps `level`'s voxel indices to mm in the returned space (its columns: axis direction
+    /// times spacing, then the origin).
+    pub fn world_from_voxel(&self, level: usize) -> (glam::DMat4, Space) {
+        let (space, axes, origin) = self.placement(level);
+        let linear = axes * DMat3::from_diagonal(DVec3::from(self.levels[level].summary.spacing));
+        let m = glam::DMat4::from_cols(
+            linear.x_axis.extend(0.0),
+            linear.y_axis.extend(0.0),
+            linear.z_axis.extend(0.0),
+            origin.extend(1.0),
+        );
+        (m, space)
+    }
+
     /// The array ranges that select `region` (x, y, z voxel ranges) of the first time point and
     /// channel.
     fn ranges(&self, region: &[Range<u64>; 3]) -> Vec<Range<u64>> {

@@ -1,0 +1,182 @@
+//! Bricks streamed from an OME-Zarr store: every slot (value and |grad f| with its halo) equals
+//! the slot packed from the whole volume and its whole-volume gradient, for the three operators,
+//! with a host cache too small to hold the level; `gradvol render` of a converted CT draws the
+//! same pixels as of the NRRD while evicting; the GPU budget picks a coarser level.
+
+mod common;
+
+use std::path::Path;
+
+use common::sample_data_dir;
+use gradvol::gradient::{Operator, cpu};
+use gradvol::render::bricks::{BrickSupply, Source};
+use gradvol::render::layout::BrickLayout;
+use gradvol::render::quantise::PoolFormat;
+use gradvol::render::streamed::StoreBricks;
+use gradvol::volume::synthetic::ct_phantom;
+use gradvol::volume::zarr::{Codec, ConvertOptions, Location, Pyramid, convert};
+
+fn gradvol(args: &[&str]) -> std::process::Output {
+    common::run_gradvol(env!("CARGO_BIN_EXE_gradvol"), args)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn every_streamed_slot_equals_the_slot_of_the_whole_volume() {
+    // Awkward sizes: bricks of 16 cells leave partial bricks on every axis.
+    let volume = ct_phantom([70, 45, 35], [0.8, 0.9, 2.0], 20.0);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("p.ome.zarr");
+    let options = ConvertOptions {
+        chunk: 16,
+        shard: 2,
+        codec: Codec::Zstd,
+    };
+    convert(&volume, &store, options, &|_, _| {}).unwrap();
+    let pyramid = Pyramid::open(&Location::Folder(store)).unwrap();
+    let layout = BrickLayout::new(volume.dims, volume.spacing, Some(16));
+    assert_eq!(layout.bricks, [5, 3, 3]);
+    let operators = [
+        Operator::Central,
+        Operator::Sobel,
+        Operator::Gaussian { sigma_mm: 1.5 },
+    ];
+    for operator in operators {
+        let whole = cpu::gradient_magnitude(&volume, operator);
+        for format in [PoolFormat::Float32, PoolFormat::Unorm16] {
+            // Room for about three regions: the level is read and evicted as it goes.
+            let cache = 3 * 22 * 22 * 22 * 6;
+            let mut bricks =
+                StoreBricks::new(&pyramid, 0, layout, Some(operator), format, cache).unwrap();
+            let stats = bricks.measure().unwrap();
+            assert_eq!(stats.range, Some(volume.range), "{operator:?}");
+            let whole_max = gradvol::render::bricks::finite_max(&whole);
+            assert_eq!(stats.gradient_max, whole_max, "{operator:?}");
+            bricks.normalise(&stats, true);
+            let reference = Source::new(&volume, Some(&whole), format);
+            assert_eq!(bricks.quantisation(), reference.quantisation);
+            let [bx, by, bz] = layout.bricks;
+            for z in 0..bz {
+                for y in 0..by {
+                    for x in 0..bx {
+                        let b = [x, y, z];
+                        let got = bricks.slot(&layout, b).unwrap();
+                        let want = reference.slot(&layout, b).unwrap();
+                        assert!(
+                            got == want,
+                            "{operator:?} {format:?}: brick {b:?} differs from the whole volume's"
+                        );
+                    }
+                }
+            }
+            let report = bricks.cache_report();
+            assert!(report.evictions > 0, "the cache was too small to keep all");
+            assert!(report.peak_bytes <= cache, "{report:?}");
+        }
+    }
+}
+
+#[test]
+fn without_gradient_opacity_the_slots_carry_no_gradient() {
+    let volume = ct_phantom([20, 20, 20], [1.0; 3], 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("p.ome.zarr");
+    convert(&volume, &store, ConvertOptions::default(), &|_, _| {}).unwrap();
+    let pyramid = Pyramid::open(&Location::Folder(store)).unwrap();
+    let layout = BrickLayout::new(volume.dims, volume.spacing, None);
+    let format = PoolFormat::Unorm16;
+    let mut bricks = StoreBricks::new(
+        &pyramid,
+        0,
+        layout,
+        Some(Operator::Central),
+        format,
+        1 << 20,
+    )
+    .unwrap();
+    let stats = bricks.measure().unwrap();
+    bricks.normalise(&stats, false);
+    let reference = Source::new(&volume, None, format);
+    assert_eq!(bricks.quantisation(), reference.quantisation);
+    assert!(
+        bricks.slot(&layout, [0, 0, 0]).unwrap() == reference.slot(&layout, [0, 0, 0]).unwrap()
+    );
+}
+
+fn summary(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "gradvol failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_converted_ct_renders_as_its_nrrd_with_every_operator_while_evicting() {
+    let lung = sample_data_dir().join("lung1_image.nrrd");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("lung.ome.zarr");
+    let out = gradvol(&["convert", s(&lung), "-o", s(&store), "--chunk", "32"]);
+    assert!(out.status.success());
+    let common = [
+        "--size",
+        "128x128",
+        "--preset",
+        "gradvol-CT-Bone-Surface",
+        "--elevation",
+        "20",
+    ];
+    for op in ["central", "sobel", "gaussian"] {
+        let a = dir.path().join(format!("nrrd-{op}.png"));
+        let b = dir.path().join(format!("zarr-{op}.png"));
+        let mut args = vec!["render", s(&lung), "-o", s(&a), "--operator", op];
+        args.extend_from_slice(&common);
+        summary(&gradvol(&args));
+        // 8 MiB of host cache: a few bricks of 128 x 128 x 47 and their halos.
+        let mut args = vec!["render", s(&store), "-o", s(&b), "--operator", op];
+        args.extend_from_slice(&common);
+        args.extend_from_slice(&["--level", "0", "--cache", "8"]);
+        let streamed = summary(&gradvol(&args));
+        assert_eq!(streamed["level"], 0);
+        assert_eq!(streamed["gradient"]["operator"], op);
+        assert!(streamed["cache"]["evictions"].as_u64().unwrap() > 0);
+        assert!(streamed["cache"]["peak_bytes"].as_u64().unwrap() <= 8 << 20);
+        let (x, y) = (
+            gradvol::png_io::read_png(&a).unwrap(),
+            gradvol::png_io::read_png(&b).unwrap(),
+        );
+        let lit = x.rgba.chunks(4).filter(|p| p[..3] != [0, 0, 0]).count();
+        assert!(lit > 1000, "{op}: the bone shows ({lit} pixels)");
+        assert!(x.rgba == y.rgba, "{op}: the streamed image differs");
+    }
+}
+
+#[test]
+fn a_small_gpu_budget_draws_a_coarser_level_and_says_so() {
+    let lung = sample_data_dir().join("lung1_image.nrrd");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("lung.ome.zarr");
+    assert!(
+        gradvol(&["convert", s(&lung), "-o", s(&store)])
+            .status
+            .success()
+    );
+    let png = dir.path().join("a.png");
+    let budget = |mib: &str| {
+        let args = ["render", s(&store), "-o", s(&png), "--size", "64x64"];
+        gradvol(&[&args[..], &["--gpu-budget", mib]].concat())
+    };
+    // Level 0's pool takes about 59 MB, level 1's about 8 MB.
+    let sum = summary(&budget("20"));
+    assert_eq!(sum["level"], 1);
+    assert_eq!(sum["volume_dims"], serde_json::json!([256, 256, 24]));
+    assert!(sum["gpu_bytes"].as_u64().unwrap() < 20 << 20);
+    let out = budget("1");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success());
+    assert!(err.contains("exceed the GPU budget of 1 MiB"), "{err}");
+}
