@@ -180,3 +180,75 @@ fn a_small_gpu_budget_draws_a_coarser_level_and_says_so() {
     assert!(out.status.success());
     assert!(err.contains("exceed the GPU budget of 1 MiB"), "{err}");
 }
+
+#[test]
+fn over_an_unreliable_server_reads_are_retried_and_what_never_comes_is_drawn_empty() {
+    use common::http::{Faults, Server};
+    let lung = sample_data_dir().join("lung1_image.nrrd");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("lung.ome.zarr");
+    assert!(
+        gradvol(&["convert", s(&lung), "-o", s(&store)])
+            .status
+            .success()
+    );
+    let render = |input: &str, png: &Path| {
+        let args = [
+            "render",
+            input,
+            "-o",
+            s(png),
+            "--size",
+            "96x96",
+            "--level",
+            "0",
+        ];
+        gradvol(&[&args[..], &["--preset", "gradvol-CT-Bone-Surface"]].concat())
+    };
+    let local = dir.path().join("local.png");
+    summary(&render(s(&store), &local));
+
+    // Every chunk's first two requests fail: all retried, the same picture.
+    let flaky = Server::start(
+        dir.path(),
+        Faults {
+            fail_first: 2,
+            ..Default::default()
+        },
+    );
+    let remote = dir.path().join("remote.png");
+    let sum = summary(&render(&format!("{}/lung.ome.zarr", flaky.url), &remote));
+    assert!(sum["reads_retried"].as_u64().unwrap() > 0, "{sum}");
+    assert_eq!(sum["reads_failed"], 0);
+    assert_eq!(sum["bricks_missing"], 0);
+    let (a, b) = (
+        gradvol::png_io::read_png(&local).unwrap(),
+        gradvol::png_io::read_png(&remote).unwrap(),
+    );
+    assert!(a.rgba == b.rgba, "retried reads give the same image");
+
+    // One shard never comes: its bricks are drawn empty, with a warning; the rest is drawn.
+    let broken = Server::start(
+        dir.path(),
+        Faults {
+            fail_matching: Some("/0/c/0/0/0"),
+            ..Default::default()
+        },
+    );
+    let partial = dir.path().join("partial.png");
+    let out = render(&format!("{}/lung.ome.zarr", broken.url), &partial);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let sum = summary(&out);
+    assert!(sum["bricks_missing"].as_u64().unwrap() > 0, "{sum}");
+    assert!(sum["reads_failed"].as_u64().unwrap() > 0);
+    assert!(
+        err.contains("warning:") && err.contains("drawn empty"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+    let c = gradvol::png_io::read_png(&partial).unwrap();
+    let lit = |i: &gradvol::render::renderer::Image| {
+        i.rgba.chunks(4).filter(|p| p[..3] != [0, 0, 0]).count()
+    };
+    assert!(lit(&c) > 0 && lit(&c) < lit(&a), "part of the CT is drawn");
+}

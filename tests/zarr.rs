@@ -322,7 +322,7 @@ fn a_store_over_http_reads_as_the_folder_does() {
     let failing = Server::start(
         dir.path(),
         Faults {
-            fail: 1.0,
+            fail_matching: Some(""),
             ..Default::default()
         },
     );

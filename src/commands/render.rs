@@ -253,6 +253,14 @@ pub fn run_store(
     let mut renderer = Renderer::streamed(&gpu, geometry, &bricks, &tf, &scene.render, report)
         .map_err(|e| anyhow::anyhow!("{e}: {}", path.display()))?;
     let pack_ms = start.elapsed().as_secs_f64() * 1e3;
+    let (missing, why) = bricks.missing();
+    if let Some(why) = &why {
+        eprintln!(
+            "warning: {missing} of {} bricks could not be read and are drawn empty (first: {why})",
+            bricks.layout().brick_count()
+        );
+    }
+    let (retried, failed) = pyramid.retries();
     let extra = json!({
         "volume_dims": s.dims,
         "downsampled": false,
@@ -262,6 +270,9 @@ pub fn run_store(
         "pack_ms": pack_ms,
         "setup_ms": stats_ms + pack_ms,
         "cache": bricks.cache_report(),
+        "bricks_missing": missing,
+        "reads_retried": retried,
+        "reads_failed": failed,
     });
     finish(&gpu, &mut renderer, scene, tf, output, frames, extra)
 }

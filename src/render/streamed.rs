@@ -12,7 +12,7 @@
 //! before the first brick is encoded, so a statistics pass reads every brick first; the cache
 //! keeps what it can of that pass for the packing pass that follows.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
@@ -22,7 +22,7 @@ use crate::render::bricks::{BrickSupply, Texel, slot_positions, slot_span};
 use crate::render::layout::BrickLayout;
 use crate::render::quantise::{PoolFormat, Quantisation};
 use crate::volume::zarr::Pyramid;
-use crate::volume::{Decoded, Format, Space, Volume, VoxelData};
+use crate::volume::{Decoded, ErrorKind, Format, Space, Volume, VoxelData};
 
 /// A brick's voxels with their halo, and |grad f| over them.
 #[derive(Debug)]
@@ -126,6 +126,8 @@ pub struct StoreBricks<'a> {
     quantisation: Quantisation,
     format: PoolFormat,
     cache: Mutex<Cache>,
+    /// Bricks the store did not deliver (after its retries), and the first reason.
+    missing: Mutex<(BTreeSet<[usize; 3]>, Option<String>)>,
 }
 
 impl std::fmt::Debug for StoreBricks<'_> {
@@ -171,7 +173,15 @@ impl<'a> StoreBricks<'a> {
                 },
                 ..Default::default()
             }),
+            missing: Mutex::new((BTreeSet::new(), None)),
         })
+    }
+
+    /// How many bricks the store did not deliver, and why the first did not. They are drawn
+    /// empty (the lowest value, no gradient), as voxels without data are.
+    pub fn missing(&self) -> (usize, Option<String>) {
+        let m = self.missing.lock().expect("missing lock");
+        (m.0.len(), m.1.clone())
     }
 
     pub fn layout(&self) -> &BrickLayout {
@@ -190,10 +200,20 @@ impl<'a> StoreBricks<'a> {
     }
 
     /// The region behind `brick`'s slot: read (or taken from the cache) with its halo, and its
-    /// gradient.
-    fn region(&self, brick: [usize; 3]) -> Result<Arc<Region>, String> {
+    /// gradient; `None` when the store did not deliver it (noted in [`StoreBricks::missing`]).
+    /// A chunk that is there but cannot be decoded is an error.
+    fn region(&self, brick: [usize; 3]) -> Result<Option<Arc<Region>>, String> {
+        if self
+            .missing
+            .lock()
+            .expect("missing lock")
+            .0
+            .contains(&brick)
+        {
+            return Ok(None);
+        }
         if let Some(r) = self.cache.lock().expect("cache lock").get(brick) {
-            return Ok(r);
+            return Ok(Some(r));
         }
         let span = slot_span(&self.layout, brick);
         let reach = self.reach();
@@ -201,10 +221,16 @@ impl<'a> StoreBricks<'a> {
         let first = [0, 1, 2].map(|a| span[a][0].saturating_sub(reach[a]));
         let end = [0, 1, 2].map(|a| (span[a][1] + 1 + reach[a]).min(dims[a]));
         let ranges = [0, 1, 2].map(|a| first[a] as u64..end[a] as u64);
-        let data = self
-            .pyramid
-            .read_region(self.level, ranges)
-            .map_err(|e| e.to_string())?;
+        let data = match self.pyramid.read_region(self.level, ranges) {
+            Ok(data) => data,
+            Err(ErrorKind::Unavailable(why)) => {
+                let mut m = self.missing.lock().expect("missing lock");
+                m.0.insert(brick);
+                m.1.get_or_insert(why);
+                return Ok(None);
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         let rdims = [0, 1, 2].map(|a| end[a] - first[a]);
         let (data, gradient) = match self.operator {
             None => (data, None),
@@ -238,7 +264,7 @@ impl<'a> StoreBricks<'a> {
             .lock()
             .expect("cache lock")
             .put(brick, region.clone());
-        Ok(region)
+        Ok(Some(region))
     }
 
     /// Reads every brick once for the level's exact value range and largest |grad f|.
@@ -247,7 +273,9 @@ impl<'a> StoreBricks<'a> {
         let per = |i: usize| -> Result<(Option<[f64; 2]>, f64), String> {
             let b = self.layout.bricks;
             let brick = [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])];
-            let region = self.region(brick)?;
+            let Some(region) = self.region(brick)? else {
+                return Ok((None, 0.0));
+            };
             let span = slot_span(&self.layout, brick);
             let (mut lo, mut hi, mut g) = (f64::INFINITY, f64::NEG_INFINITY, 0f32);
             for z in span[2][0]..=span[2][1] {
@@ -320,7 +348,9 @@ impl BrickSupply for StoreBricks<'_> {
 
     fn slot(&self, layout: &BrickLayout, brick: [usize; 3]) -> Result<Vec<Texel>, String> {
         debug_assert_eq!(layout, &self.layout);
-        let region = self.region(brick)?;
+        let Some(region) = self.region(brick)? else {
+            return Ok(vec![[0.0, 0.0]; layout.slot_voxels()]);
+        };
         let q = &self.quantisation;
         let mut texels = Vec::with_capacity(layout.slot_voxels());
         slot_positions(layout, brick, |v| {

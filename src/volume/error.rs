@@ -62,6 +62,9 @@ pub enum ErrorKind {
     },
     #[error("the compressed voxel data is corrupt ({0})")]
     Corrupt(String),
+    /// The store holding the voxels did not answer (a remote store, after retries).
+    #[error("the store did not answer ({0})")]
+    Unavailable(String),
     /// A decoder could not read pixel data of a supported kind.
     #[error("cannot decode the {what}: {reason}")]
     Decode { what: String, reason: String },

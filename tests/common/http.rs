@@ -2,18 +2,21 @@
 //! single byte ranges, 404 for what is not there, and optional failures and delays to play an
 //! unreliable object store.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How the server misbehaves.
+/// How the server misbehaves (metadata files, `*.json` and `.z*`, are always served).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
-    /// Answer this fraction (0..1) of chunk requests with 503.
-    pub fail: f64,
+    /// Answer the first this many requests for each chunk with 503.
+    pub fail_first: u32,
+    /// Answer every request for a chunk whose path contains this with 503.
+    pub fail_matching: Option<&'static str>,
     /// Wait this long before answering.
     pub delay: Duration,
 }
@@ -44,6 +47,7 @@ impl Server {
         let failures = Arc::new(AtomicU64::new(0));
         let root = root.to_path_buf();
         let (s, r, f) = (stop.clone(), requests.clone(), failures.clone());
+        let seen: Arc<Mutex<HashMap<String, u32>>> = Default::default();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
@@ -51,10 +55,10 @@ impl Server {
                 }
                 let Ok(stream) = stream else { continue };
                 let root = root.clone();
-                let n = r.fetch_add(1, Ordering::SeqCst);
-                let f = f.clone();
+                r.fetch_add(1, Ordering::SeqCst);
+                let (f, seen) = (f.clone(), seen.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &root, faults, n, &f);
+                    let _ = serve(stream, &root, faults, &seen, &f);
                 });
             }
         });
@@ -67,17 +71,11 @@ impl Server {
     }
 }
 
-/// Whether request `n` fails, from a fixed hash of its number (deterministic per run order).
-fn fails(n: u64, fraction: f64) -> bool {
-    let h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
-    (h as f64 / (1u64 << 53) as f64) < fraction
-}
-
 fn serve(
     stream: TcpStream,
     root: &Path,
     faults: Faults,
-    n: u64,
+    seen: &Mutex<HashMap<String, u32>>,
     failures: &AtomicU64,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
@@ -106,7 +104,14 @@ fn serve(
     }
     let path: PathBuf = root.join(target.trim_start_matches('/'));
     let is_chunk = !target.ends_with(".json") && !target.contains("/.z");
-    if is_chunk && faults.fail > 0.0 && fails(n, faults.fail) {
+    let tries = {
+        let mut seen = seen.lock().unwrap();
+        let n = seen.entry(target.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    let matched = faults.fail_matching.is_some_and(|m| target.contains(m));
+    if is_chunk && (tries <= faults.fail_first || matched) {
         failures.fetch_add(1, Ordering::SeqCst);
         return respond(
             &mut out,

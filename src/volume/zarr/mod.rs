@@ -7,6 +7,7 @@
 //! `"gradvol"` attributes, so a round trip changes nothing.
 
 pub mod meta;
+pub mod retry;
 mod write;
 
 use std::ops::Range;
@@ -52,18 +53,26 @@ impl Location {
         is_store.then(|| Location::Folder(path.to_path_buf()))
     }
 
-    fn storage(&self) -> Result<ReadableStorage, ErrorKind> {
+    /// The store, read with retries (over HTTP; a folder's errors do not go away).
+    fn storage(&self) -> Result<(ReadableStorage, Option<Arc<retry::Retrying>>), ErrorKind> {
         Ok(match self {
-            Location::Folder(dir) => Arc::new(
-                zarrs::filesystem::FilesystemStore::new(dir)
-                    .map_err(|e| ErrorKind::invalid(format!("cannot open the store ({e})")))?,
+            Location::Folder(dir) => (
+                Arc::new(
+                    zarrs::filesystem::FilesystemStore::new(dir)
+                        .map_err(|e| ErrorKind::invalid(format!("cannot open the store ({e})")))?,
+                ),
+                None,
             ),
             Location::Http(url) => {
                 let mut store = zarrs_http::HTTPStore::new(url)
                     .map_err(|e| ErrorKind::invalid(format!("bad store URL ({e})")))?;
                 // One request a byte range: multipart answers are not served everywhere.
                 store.set_batch_range_requests(false);
-                Arc::new(store)
+                let retrying = Arc::new(retry::Retrying::new(
+                    Arc::new(store),
+                    std::time::Duration::from_millis(50),
+                ));
+                (retrying.clone(), Some(retrying))
             }
         })
     }
@@ -109,6 +118,8 @@ pub struct Pyramid {
     version: String,
     frame: Option<Frame>,
     notes: Vec<String>,
+    /// The retrying reader of a remote store, for its counts.
+    retrying: Option<Arc<retry::Retrying>>,
 }
 
 impl std::fmt::Debug for Pyramid {
@@ -147,7 +158,7 @@ fn xyz<T: Copy>(layout: &AxisLayout, per_dim: &[T], missing: T) -> [T; 3] {
 impl Pyramid {
     /// Opens the image at `location`: its metadata and every level's array metadata (no voxels).
     pub fn open(location: &Location) -> Result<Pyramid, ErrorKind> {
-        let storage = location.storage()?;
+        let (storage, retrying) = location.storage()?;
         let mut group_path = "/".to_owned();
         let mut group = Group::open(storage.clone(), &group_path).map_err(|e| {
             ErrorKind::invalid(format!(
@@ -240,6 +251,16 @@ impl Pyramid {
             version,
             frame,
             notes,
+            retrying,
+        })
+    }
+
+    /// Reads that succeeded only on a later try, and reads that failed every try (a remote
+    /// store's; zero for a folder).
+    pub fn retries(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.retrying.as_ref().map_or((0, 0), |r| {
+            (r.retried.load(Relaxed), r.failed.load(Relaxed))
         })
     }
 
@@ -331,10 +352,19 @@ impl Pyramid {
         let array = &self.levels[level].array;
         let ranges = self.ranges(&region);
         let fail = |e: zarrs::array::ArrayError| {
-            ErrorKind::Corrupt(format!(
-                "level {:?}, voxels {:?}: {e}",
+            use zarrs::array::{ArrayError, CodecError};
+            let what = format!(
+                "level {:?}, voxels {:?}",
                 self.levels[level].summary.path, region
-            ))
+            );
+            match e {
+                // The store did not answer (after retries, for a remote one).
+                ArrayError::StorageError(e)
+                | ArrayError::CodecError(CodecError::StorageError(e)) => {
+                    ErrorKind::Unavailable(format!("{what}: {e}"))
+                }
+                e => ErrorKind::Corrupt(format!("{what}: {e}")),
+            }
         };
         Ok(match self.dtype {
             DType::Int8 => VoxelData::Int8(array.retrieve_array_subset(&ranges).map_err(fail)?),
