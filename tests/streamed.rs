@@ -155,16 +155,19 @@ fn a_converted_ct_renders_as_its_nrrd_with_every_operator_while_evicting() {
     }
 }
 
-#[test]
-fn a_small_gpu_budget_draws_a_coarser_level_and_says_so() {
+/// The chest CT converted with the default layout, in a temporary folder.
+fn converted_lung() -> (tempfile::TempDir, std::path::PathBuf) {
     let lung = sample_data_dir().join("lung1_image.nrrd");
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("lung.ome.zarr");
-    assert!(
-        gradvol(&["convert", s(&lung), "-o", s(&store)])
-            .status
-            .success()
-    );
+    let out = gradvol(&["convert", s(&lung), "-o", s(&store)]);
+    assert!(out.status.success());
+    (dir, store)
+}
+
+#[test]
+fn a_small_gpu_budget_draws_a_coarser_level_and_says_so() {
+    let (dir, store) = converted_lung();
     let png = dir.path().join("a.png");
     let budget = |mib: &str| {
         let args = ["render", s(&store), "-o", s(&png), "--size", "64x64"];
@@ -184,14 +187,7 @@ fn a_small_gpu_budget_draws_a_coarser_level_and_says_so() {
 #[test]
 fn over_an_unreliable_server_reads_are_retried_and_what_never_comes_is_drawn_empty() {
     use common::http::{Faults, Server};
-    let lung = sample_data_dir().join("lung1_image.nrrd");
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("lung.ome.zarr");
-    assert!(
-        gradvol(&["convert", s(&lung), "-o", s(&store)])
-            .status
-            .success()
-    );
+    let (dir, store) = converted_lung();
     let render = |input: &str, png: &Path| {
         let args = [
             "render",
