@@ -248,3 +248,69 @@ fn over_an_unreliable_server_reads_are_retried_and_what_never_comes_is_drawn_emp
     };
     assert!(lit(&c) > 0 && lit(&c) < lit(&a), "part of the CT is drawn");
 }
+
+/// Balls spread through a volume of `side` x `side` x `side / 2` voxels of 1 mm.
+fn scattered_balls(side: f64, radius: f64) -> Vec<gradvol::volume::zarr::sparse::Ball> {
+    let at = [0.25, 0.5, 0.75];
+    let mut balls = Vec::new();
+    for (i, &fx) in at.iter().enumerate() {
+        for (j, &fy) in at.iter().enumerate() {
+            if (i + j) % 2 == 0 {
+                balls.push(gradvol::volume::zarr::sparse::Ball {
+                    centre: [fx * side, fy * side, (0.3 + 0.1 * j as f64) * side / 2.0],
+                    radius,
+                    value: 1000 + 300 * (i as u16),
+                });
+            }
+        }
+    }
+    balls
+}
+
+#[test]
+fn a_four_terabyte_sparse_store_renders_from_the_level_the_budget_allows() {
+    use gradvol::volume::zarr::sparse::write_sparse;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("giant.ome.zarr");
+    // 16384 x 16384 x 8192 uint16: 4 TiB logical, every level present, a few hundred chunks.
+    let side = 16384.0;
+    let report = write_sparse(
+        &store,
+        [16384, 16384, 8192],
+        1.0,
+        &scattered_balls(side, 64.0),
+        64,
+    )
+    .unwrap();
+    assert_eq!(report.levels, 7);
+    let info: serde_json::Value =
+        serde_json::from_slice(&gradvol(&["info", s(&store), "--json"]).stdout).unwrap();
+    assert_eq!(
+        info["pyramid"]["levels"][0]["dims"],
+        serde_json::json!([16384, 16384, 8192])
+    );
+    assert_eq!(
+        info["pyramid"]["level"], 4,
+        "info reads the finest level within 512 Mi voxels"
+    );
+    let png = dir.path().join("giant.png");
+    let out = gradvol(&[
+        "render",
+        s(&store),
+        "-o",
+        s(&png),
+        "--size",
+        "256x256",
+        "--gpu-budget",
+        "64",
+        "--cache",
+        "256",
+    ]);
+    let sum = summary(&out);
+    assert_eq!(sum["level"], 6);
+    assert!(sum["gpu_bytes"].as_u64().unwrap() <= 64 << 20, "{sum}");
+    assert!(sum["peak_host_mb"].as_f64().unwrap() < 4096.0, "{sum}");
+    let image = gradvol::png_io::read_png(&png).unwrap();
+    let lit = image.rgba.chunks(4).filter(|p| p[..3] != [0, 0, 0]).count();
+    assert!(lit > 0, "the balls show");
+}

@@ -462,7 +462,7 @@ fn broken_stores_are_refused_with_one_line_naming_them() {
     edit_json(&absurd.join("0/zarr.json"), |j| {
         j["shape"] = serde_json::json!([1_000_000_000u64, 1_000_000_000u64, 1_000_000_000u64]);
     });
-    refused(&absurd, &[], "exceed the limit");
+    refused(&absurd, &[], "beyond the limit");
 
     let truncated = fresh("truncated.zarr");
     let chunk = truncated.join("0/c/0/0/0");

@@ -155,6 +155,7 @@ fn finish(
         summary["frame_ms"] = json!(o.median_ms);
         summary["fps"] = json!(1e3 / o.median_ms);
     }
+    summary["peak_host_mb"] = json!(peak_host_mb());
     if let (Some(all), serde_json::Value::Object(first)) = (summary.as_object_mut(), extra) {
         for (k, v) in first {
             all.insert(k, v);
@@ -162,6 +163,14 @@ fn finish(
     }
     println!("{summary}");
     Ok(())
+}
+
+/// The process's peak resident memory in MB (Linux's VmHWM), if the system says.
+fn peak_host_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 /// How `render` reads an OME-Zarr store.

@@ -8,6 +8,7 @@
 
 pub mod meta;
 pub mod retry;
+pub mod sparse;
 mod write;
 
 use std::ops::Range;
@@ -31,6 +32,10 @@ use meta::{AxisLayout, Frame};
 /// The most voxels a level may have to be read whole when no `--level` is given: the finest
 /// level within it is chosen (1 GiB of 16-bit voxels).
 pub const DEFAULT_LEVEL_VOXELS: u64 = 1 << 29;
+
+/// The most voxels a level may claim (2^50, a petavoxel: 2 PB of 16-bit voxels); a level is
+/// read whole only within [`MAX_VOXELS`].
+pub const MAX_LEVEL_VOXELS: u64 = 1 << 50;
 
 /// Where a store is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,8 +218,17 @@ impl Pyramid {
             }
             let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
             let dims = xyz(&layout, &shape, 1).map(to_usize);
-            super::voxel_count(dims)
-                .map_err(|e| ErrorKind::invalid(format!("level {:?}: {e}", dataset.path)))?;
+            let count = dims
+                .iter()
+                .try_fold(1u64, |n, &d| n.checked_mul(d as u64))
+                .filter(|&n| n > 0 && n <= MAX_LEVEL_VOXELS);
+            if count.is_none() {
+                return Err(ErrorKind::invalid(format!(
+                    "level {:?} claims {}x{}x{} voxels: none, or beyond the limit of \
+                     {MAX_LEVEL_VOXELS}",
+                    dataset.path, dims[0], dims[1], dims[2]
+                )));
+            }
             let (spacing, offset) = layout.geometry(dataset, &image.coordinate_transformations)?;
             let chunk_shape = array
                 .chunk_shape(&vec![0; layout.ndim])

@@ -339,14 +339,17 @@ pub fn convert(
     Ok(())
 }
 
-/// The `ome` multiscales metadata and gradvol's frame for a pyramid of `levels` of `volume`.
-fn group_attributes(
-    volume: &Volume,
-    levels: &[[usize; 3]],
+/// The `ome` multiscales metadata of a pyramid of `levels` halvings over voxels of `spacing`
+/// whose first sits at `origin` (mm, x y z), and gradvol's `frame` when given.
+pub(crate) fn pyramid_attributes(
+    spacing: [f64; 3],
+    origin: [f64; 3],
+    levels: usize,
+    frame: Option<Frame>,
 ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    let [sx, sy, sz] = volume.spacing;
-    let o = volume.origin();
-    let datasets = (0..levels.len())
+    let [sx, sy, sz] = spacing;
+    let [ox, oy, oz] = origin;
+    let datasets = (0..levels)
         .map(|l| {
             let f = (1u64 << l) as f64;
             // A level-l voxel is the mean of a 2^l box: its centre is (2^l - 1) / 2 voxels in.
@@ -358,7 +361,7 @@ fn group_attributes(
                         scale: vec![sz * f, sy * f, sx * f],
                     },
                     Transform::Translation {
-                        translation: vec![o.z + sz * shift, o.y + sy * shift, o.x + sx * shift],
+                        translation: vec![oz + sz * shift, oy + sy * shift, ox + sx * shift],
                     },
                 ],
             }
@@ -375,20 +378,31 @@ fn group_attributes(
         coordinate_transformations: Vec::new(),
         r#type: Some("mean".to_owned()),
     };
+    let ome = serde_json::json!({ "version": "0.5", "multiscales": [image] });
+    let mut map = serde_json::Map::new();
+    map.insert("ome".to_owned(), ome);
+    if let Some(frame) = frame {
+        map.insert(
+            "gradvol".to_owned(),
+            serde_json::to_value(frame).map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(map)
+}
+
+/// The attributes of a pyramid of `levels` levels over `volume`, with its frame.
+fn group_attributes(
+    volume: &Volume,
+    levels: &[[usize; 3]],
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let o = volume.origin();
     let frame = Frame {
         space: volume.space.name().to_owned(),
         directions: volume.directions().to_cols_array_2d(),
         origin: o.to_array(),
         source_format: Some(volume.format.name().to_owned()),
     };
-    let ome = serde_json::json!({ "version": "0.5", "multiscales": [image] });
-    let mut map = serde_json::Map::new();
-    map.insert("ome".to_owned(), ome);
-    map.insert(
-        "gradvol".to_owned(),
-        serde_json::to_value(frame).map_err(|e| e.to_string())?,
-    );
-    Ok(map)
+    pyramid_attributes(volume.spacing, o.to_array(), levels.len(), Some(frame))
 }
 
 #[cfg(test)]
