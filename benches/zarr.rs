@@ -1,0 +1,207 @@
+//! OME-Zarr at scale: how fast stores are written, read and decoded (against a plain read of
+//! the same chunk files), and how long `gradvol render` takes to its first complete image of a
+//! store read brick by brick, with its peak host and GPU memory. Stores: the chest CT and the
+//! 100-Mvoxel CT converted by `gradvol convert`, and a sparse 16384 x 16384 x 8192 uint16 store
+//! (4 TiB logical; five balls of radius 256 voxels, only the chunks they touch written, every
+//! level present). Run with `cargo bench --bench zarr` after scripts/fetch-sample-data.sh.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use common::{big_ct, data};
+use gradvol::volume::LoadOptions;
+use gradvol::volume::zarr::sparse::{Ball, write_sparse};
+use gradvol::volume::zarr::{Location, Pyramid};
+
+fn gradvol(args: &[&str]) -> (serde_json::Value, f64) {
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_gradvol"))
+        .args(args)
+        .output()
+        .unwrap();
+    let wall = start.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "gradvol {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .map_or(serde_json::Value::Null, |l| serde_json::from_str(l).unwrap());
+    (json, wall)
+}
+
+/// Bytes and time of reading every file under `dir` (the chunks, as a plain copy would).
+fn plain_read(dir: &Path) -> (u64, f64) {
+    fn walk(dir: &Path, total: &mut u64) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, total);
+            } else {
+                *total += std::fs::read(&p).unwrap().len() as u64;
+            }
+        }
+    }
+    let start = Instant::now();
+    let mut total = 0;
+    walk(dir, &mut total);
+    (total, start.elapsed().as_secs_f64())
+}
+
+struct Row {
+    store: String,
+    figures: Vec<(String, String)>,
+}
+
+/// Converts `source`, then measures the reads and a streamed render of level 0.
+fn converted(name: &str, source: &Path, work: &Path) -> Row {
+    let store = work.join(format!("{name}.ome.zarr"));
+    let _ = std::fs::remove_dir_all(&store);
+    let s = store.to_str().unwrap();
+    let (_, convert_s) = gradvol(&["convert", source.to_str().unwrap(), "-o", s]);
+    let pyramid = Pyramid::open(&Location::Folder(store.clone())).unwrap();
+    let level = pyramid.level(0).clone();
+    let voxels: u64 = level.dims.iter().map(|&d| d as u64).product();
+    let bytes = voxels * pyramid.dtype().size() as u64;
+    // Cold-ish reads are not possible without root; both reads below find the page cache warm.
+    let (_, _) = plain_read(&store);
+    let (stored, plain_s) = plain_read(&store.join("0"));
+    let start = Instant::now();
+    pyramid.read_level(0, &LoadOptions::default()).unwrap();
+    let decode_s = start.elapsed().as_secs_f64();
+    let png = work.join(format!("{name}.png"));
+    let (sum, wall) = gradvol(&[
+        "render",
+        s,
+        "-o",
+        png.to_str().unwrap(),
+        "--size",
+        "512x512",
+        "--level",
+        "0",
+        "--preset",
+        "gradvol-CT-Bone-Surface",
+        "--cache",
+        "256",
+    ]);
+    let bricks = sum["bricks"].as_f64().unwrap();
+    let setup = sum["setup_ms"].as_f64().unwrap() / 1e3;
+    let [x, y, z] = level.dims;
+    Row {
+        store: format!("{name} ({x}x{y}x{z}, {:.0} MB)", bytes as f64 / 1e6),
+        figures: vec![
+            ("convert".into(), format!("{convert_s:.1} s")),
+            (
+                "plain read of level 0's chunk files".into(),
+                format!("{:.0} MB/s", stored as f64 / 1e6 / plain_s),
+            ),
+            (
+                "read and decode level 0 (zarrs)".into(),
+                format!("{:.0} MB/s of voxels", bytes as f64 / 1e6 / decode_s),
+            ),
+            (
+                "render level 0, 512x512, 256 MiB cache: first image".into(),
+                format!("{wall:.1} s"),
+            ),
+            (
+                "bricks read, their gradient computed and packed a second (two passes)".into(),
+                format!("{:.1}", 2.0 * bricks / setup),
+            ),
+            (
+                "peak host / GPU memory".into(),
+                format!(
+                    "{:.0} MB / {:.0} MB",
+                    sum["peak_host_mb"].as_f64().unwrap(),
+                    sum["gpu_bytes"].as_f64().unwrap() / 1e6
+                ),
+            ),
+        ],
+    }
+}
+
+fn sparse(work: &Path) -> Row {
+    let store = work.join("sparse.ome.zarr");
+    let side = 16384.0;
+    let balls: Vec<Ball> = [(0.25, 0.25), (0.75, 0.25), (0.5, 0.5), (0.25, 0.75), (0.75, 0.75)]
+        .iter()
+        .enumerate()
+        .map(|(i, &(fx, fy))| Ball {
+            centre: [fx * side, fy * side, (0.3 + 0.1 * i as f64) * side / 2.0],
+            radius: 256.0,
+            value: 1000 + 200 * i as u16,
+        })
+        .collect();
+    let start = Instant::now();
+    let write_s;
+    let chunks;
+    if store.exists() {
+        write_s = f64::NAN;
+        chunks = f64::NAN;
+    } else {
+        let r = write_sparse(&store, [16384, 16384, 8192], 1.0, &balls, 64).unwrap();
+        write_s = start.elapsed().as_secs_f64();
+        chunks = r.chunks as f64;
+    }
+    let png = work.join("sparse.png");
+    let (sum, wall) = gradvol(&[
+        "render",
+        store.to_str().unwrap(),
+        "-o",
+        png.to_str().unwrap(),
+        "--size",
+        "1024x1024",
+    ]);
+    let [x, y, z] = [0, 1, 2].map(|a| sum["volume_dims"][a].as_u64().unwrap());
+    Row {
+        store: "sparse 16384x16384x8192 uint16 (4 TiB logical)".into(),
+        figures: vec![
+            (
+                "write (chunks touched by the balls, all levels)".into(),
+                format!("{write_s:.1} s, {chunks} chunks"),
+            ),
+            (
+                "render 1024x1024, default budgets: first complete image".into(),
+                format!(
+                    "{wall:.1} s (level {} of {}: {x}x{y}x{z})",
+                    sum["level"], sum["levels"]
+                ),
+            ),
+            (
+                "peak host / GPU memory".into(),
+                format!(
+                    "{:.0} MB / {:.0} MB (budgets 1024 / 2048 MiB)",
+                    sum["peak_host_mb"].as_f64().unwrap(),
+                    sum["gpu_bytes"].as_f64().unwrap() / 1e6
+                ),
+            ),
+        ],
+    }
+}
+
+fn main() {
+    let Some(lung) = data("lung1_image.nrrd") else {
+        return;
+    };
+    let work: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data/zarr");
+    std::fs::create_dir_all(&work).unwrap();
+    let big = big_ct(&lung);
+    let rows = [
+        converted("lung1", &lung, &work),
+        converted("ct-100M", &big, &work),
+        sparse(&work),
+    ];
+    println!("| store | measure | value |");
+    println!("|---|---|---:|");
+    for row in rows {
+        for (i, (what, value)) in row.figures.iter().enumerate() {
+            let store = if i == 0 { row.store.as_str() } else { "" };
+            println!("| {store} | {what} | {value} |");
+        }
+    }
+}
