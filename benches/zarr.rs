@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use common::{big_ct, data};
 use gradvol::volume::LoadOptions;
-use gradvol::volume::zarr::sparse::{Ball, write_sparse};
+use gradvol::volume::zarr::sparse::{five_balls, write_sparse};
 use gradvol::volume::zarr::{Location, Pyramid};
 
 fn gradvol(args: &[&str]) -> (serde_json::Value, f64) {
@@ -32,7 +32,9 @@ fn gradvol(args: &[&str]) -> (serde_json::Value, f64) {
     let json = stdout
         .lines()
         .find(|l| l.starts_with('{'))
-        .map_or(serde_json::Value::Null, |l| serde_json::from_str(l).unwrap());
+        .map_or(serde_json::Value::Null, |l| {
+            serde_json::from_str(l).unwrap()
+        });
     (json, wall)
 }
 
@@ -128,15 +130,7 @@ fn converted(name: &str, source: &Path, work: &Path) -> Row {
 fn sparse(work: &Path) -> Row {
     let store = work.join("sparse.ome.zarr");
     let side = 16384.0;
-    let balls: Vec<Ball> = [(0.25, 0.25), (0.75, 0.25), (0.5, 0.5), (0.25, 0.75), (0.75, 0.75)]
-        .iter()
-        .enumerate()
-        .map(|(i, &(fx, fy))| Ball {
-            centre: [fx * side, fy * side, (0.3 + 0.1 * i as f64) * side / 2.0],
-            radius: 256.0,
-            value: 1000 + 200 * i as u16,
-        })
-        .collect();
+    let balls = five_balls(side, 256.0);
     let start = Instant::now();
     let write_s;
     let chunks;

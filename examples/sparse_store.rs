@@ -2,7 +2,7 @@
 //! OUT.ome.zarr [SIDE] [RADIUS]` (SIDE x SIDE x SIDE/2 voxels of 1 mm, default 16384: 4 TiB of
 //! uint16). The benchmarks and tests make the same kind of store.
 
-use gradvol::volume::zarr::sparse::{Ball, write_sparse};
+use gradvol::volume::zarr::sparse::{five_balls, write_sparse};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -16,21 +16,7 @@ fn main() {
         .next()
         .map_or(256.0, |s| s.parse().expect("RADIUS is a number"));
     let s = side as f64;
-    let balls: Vec<Ball> = [
-        (0.25, 0.25),
-        (0.75, 0.25),
-        (0.5, 0.5),
-        (0.25, 0.75),
-        (0.75, 0.75),
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, &(fx, fy))| Ball {
-        centre: [fx * s, fy * s, (0.3 + 0.1 * i as f64) * s / 2.0],
-        radius,
-        value: 1000 + 200 * i as u16,
-    })
-    .collect();
+    let balls = five_balls(s, radius);
     let start = std::time::Instant::now();
     let report = write_sparse(
         std::path::Path::new(&out),

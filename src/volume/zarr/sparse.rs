@@ -26,6 +26,26 @@ pub struct Ball {
     pub value: u16,
 }
 
+/// Five balls of `radius` voxels spread over a volume of `side` x `side` x `side / 2` voxels of
+/// 1 mm, of values 1000 to 1800: the stores of the benchmarks and `examples/sparse_store`.
+pub fn five_balls(side: f64, radius: f64) -> Vec<Ball> {
+    [
+        (0.25, 0.25),
+        (0.75, 0.25),
+        (0.5, 0.5),
+        (0.25, 0.75),
+        (0.75, 0.75),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &(fx, fy))| Ball {
+        centre: [fx * side, fy * side, (0.3 + 0.1 * i as f64) * side / 2.0],
+        radius,
+        value: 1000 + 200 * i as u16,
+    })
+    .collect()
+}
+
 /// What was written.
 #[derive(Debug, Clone, Copy)]
 pub struct SparseReport {
