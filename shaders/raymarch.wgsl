@@ -47,6 +47,15 @@ struct Params {
     jitter_offset: f32,
     _pad1: u32,
     _pad2: u32,
+    // Keep in sync with LevelParams: how samples reach a brick of each pyramid level.
+    levels: array<Level, 16>,
+}
+
+struct Level {
+    scale: vec4<f32>,
+    offset: vec4<f32>,
+    brick_cells: vec4<f32>,
+    voxel_max: vec4<f32>,
 }
 
 const FLAG_JITTER: u32 = 4u;
@@ -73,7 +82,7 @@ const FAR: f32 = 3.0e38;
 
 // The first texel of the slot a page-table entry names (see src/render/page_table.rs).
 fn slot_origin(entry: u32) -> vec3<f32> {
-    let slot = vec3<u32>(entry & 0x3ffu, (entry >> 10u) & 0x3ffu, (entry >> 20u) & 0x3ffu);
+    let slot = vec3<u32>(entry & 0xffu, (entry >> 8u) & 0xffu, (entry >> 16u) & 0xffu);
     return vec3<f32>(slot) * (params.brick_cells.xyz + 3.0);
 }
 
@@ -123,7 +132,7 @@ fn slot_value(base: vec3<f32>, p: vec3<f32>) -> f32 {
 // accurate like central differences, with four fetches instead of six, all inside the
 // sample's slot (lo and hi: where the stencil clamps, the slot's borders or the volume's
 // edges).
-fn world_gradient(base: vec3<f32>, local: vec3<f32>, lo: vec3<f32>, hi: vec3<f32>) -> vec3<f32> {
+fn world_gradient(base: vec3<f32>, local: vec3<f32>, lo: vec3<f32>, hi: vec3<f32>, scale: vec3<f32>) -> vec3<f32> {
     let a = vec3<f32>(1.0, 1.0, 1.0);
     let b = vec3<f32>(1.0, -1.0, -1.0);
     let c = vec3<f32>(-1.0, 1.0, -1.0);
@@ -132,12 +141,14 @@ fn world_gradient(base: vec3<f32>, local: vec3<f32>, lo: vec3<f32>, hi: vec3<f32
         + slot_value(base, clamp(local + 0.5 * b, lo, hi)) * b
         + slot_value(base, clamp(local + 0.5 * c, lo, hi)) * c
         + slot_value(base, clamp(local + 0.5 * d, lo, hi)) * d;
+    // In a coarser level's voxels: back to the volume's voxels (exact for the volume itself).
+    let g_volume = g_voxel * scale;
     let m = mat3x3<f32>(
         params.voxel_from_world[0].xyz,
         params.voxel_from_world[1].xyz,
         params.voxel_from_world[2].xyz,
     );
-    return transpose(m) * g_voxel;
+    return transpose(m) * g_volume;
 }
 
 // Phong with a headlight and two-sided normals, as VTK shades volumes.
@@ -229,7 +240,10 @@ fn fs_raymarch(@builtin(position) frag: vec4<f32>) -> @location(0) vec4<f32> {
     var k_end = 0u;
     var origin = vec3<f32>(0.0);
     var base = vec3<f32>(0.0);
+    var local_min = vec3<f32>(0.0);
     var local_max = vec3<f32>(0.0);
+    var scale = vec3<f32>(1.0);
+    var offset = vec3<f32>(0.0);
     var stencil_min = vec3<f32>(0.0);
     var stencil_max = vec3<f32>(0.0);
     loop {
@@ -265,19 +279,34 @@ fn fs_raymarch(@builtin(position) frag: vec4<f32>) -> @location(0) vec4<f32> {
                 break;
             }
             let brick = floor(block * block_cells / brick_cells);
-            origin = brick * brick_cells;
             let entry = textureLoad(page_table, vec3<i32>(brick), 0).r;
+            // The slot may hold the brick of a coarser level that covers this one: samples map
+            // into that level's voxels (src/render/lod.rs decides which brick, by this formula).
+            let level = params.levels[(entry >> 24u) & 0xfu];
+            scale = level.scale.xyz;
+            offset = level.offset.xyz;
+            let cells = level.brick_cells.xyz;
+            let brick_l = max(floor(((brick + 0.5) * brick_cells * scale + offset) / cells), vec3<f32>(0.0));
+            origin = brick_l * cells;
             // Texel centres: the slot's border voxel first, so local coordinate 0 is texel 1.
             base = slot_origin(entry) + 1.5;
-            local_max = min(brick_cells, params.voxel_max.xyz - origin);
             // Where the normal's stencil clamps: the slot's borders, or the volume's edges.
             stencil_min = select(vec3<f32>(-1.0), vec3<f32>(0.0), origin == vec3<f32>(0.0));
-            stencil_max = min(brick_cells + 1.0, params.voxel_max.xyz - origin);
+            stencil_max = min(cells + 1.0, level.voxel_max.xyz - origin);
+            if (entry & 0x0f000000u) == 0u {
+                local_min = vec3<f32>(0.0);
+                local_max = min(brick_cells, params.voxel_max.xyz - origin);
+            } else {
+                // A coarse brick's cells need not start where this brick's do: the slot's
+                // borders hold the voxels on either side.
+                local_min = stencil_min;
+                local_max = stencil_max;
+            }
         }
         {
             let u = o + min(t0 + (f32(k) + jitter) * ds, t1) * d;
             k += 1u;
-            let local = clamp(u - origin, vec3<f32>(0.0), local_max);
+            let local = clamp(u * scale + offset - origin, local_min, local_max);
             let s = textureSampleLevel(pool, volume_sampler, (base + local) * params.pool_scale.xyz, 0.0).rg;
             let v = s.r;
             if BLEND == BLEND_MAXIMUM {
@@ -306,7 +335,7 @@ fn fs_raymarch(@builtin(position) frag: vec4<f32>) -> @location(0) vec4<f32> {
             }
             var color = rgba.rgb;
             if SHADING {
-                color = shade(color, world_gradient(base, local, stencil_min, stencil_max), view_dir);
+                color = shade(color, world_gradient(base, local, stencil_min, stencil_max, scale), view_dir);
             }
             let w = (1.0 - acc.a) * alpha;
             acc += vec4<f32>(color * w, w);

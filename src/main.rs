@@ -193,9 +193,9 @@ struct RenderArgs {
     /// OME-Zarr: host memory for bricks read from the store, in MiB.
     #[arg(long, value_name = "MiB", default_value_t = 1024)]
     cache: usize,
-    /// OME-Zarr: GPU memory the brick pool may take, in MiB; without --level the finest level
-    /// that fits is drawn.
-    #[arg(long, value_name = "MiB", default_value_t = 2048)]
+    /// OME-Zarr: GPU memory the brick pool may take, in MiB. Without --level each brick is
+    /// drawn from the level whose voxels are about a pixel, coarser where the budget says.
+    #[arg(long, value_name = "MiB", default_value_t = 1024)]
     gpu_budget: u64,
 }
 

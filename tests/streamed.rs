@@ -14,7 +14,6 @@ use gradvol::render::layout::BrickLayout;
 use gradvol::render::quantise::PoolFormat;
 use gradvol::render::streamed::StoreBricks;
 use gradvol::volume::synthetic::ct_phantom;
-use gradvol::volume::zarr::{Codec, ConvertOptions, Location, Pyramid, convert};
 
 fn gradvol(args: &[&str]) -> std::process::Output {
     common::run_gradvol(env!("CARGO_BIN_EXE_gradvol"), args)
@@ -28,15 +27,7 @@ fn s(p: &Path) -> &str {
 fn every_streamed_slot_equals_the_slot_of_the_whole_volume() {
     // Awkward sizes: bricks of 16 cells leave partial bricks on every axis.
     let volume = ct_phantom([70, 45, 35], [0.8, 0.9, 2.0], 20.0);
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("p.ome.zarr");
-    let options = ConvertOptions {
-        chunk: 16,
-        shard: 2,
-        codec: Codec::Zstd,
-    };
-    convert(&volume, &store, options, &|_, _| {}).unwrap();
-    let pyramid = Pyramid::open(&Location::Folder(store)).unwrap();
+    let (_dir, pyramid) = common::store_of(&volume, 16, 2);
     let layout = BrickLayout::new(volume.dims, volume.spacing, Some(16));
     assert_eq!(layout.bricks, [5, 3, 3]);
     let operators = [
@@ -82,10 +73,7 @@ fn every_streamed_slot_equals_the_slot_of_the_whole_volume() {
 #[test]
 fn without_gradient_opacity_the_slots_carry_no_gradient() {
     let volume = ct_phantom([20, 20, 20], [1.0; 3], 0.0);
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("p.ome.zarr");
-    convert(&volume, &store, ConvertOptions::default(), &|_, _| {}).unwrap();
-    let pyramid = Pyramid::open(&Location::Folder(store)).unwrap();
+    let (_dir, pyramid) = common::store_of(&volume, 64, 4);
     let layout = BrickLayout::new(volume.dims, volume.spacing, None);
     let format = PoolFormat::Unorm16;
     let mut bricks = StoreBricks::new(
@@ -106,14 +94,7 @@ fn without_gradient_opacity_the_slots_carry_no_gradient() {
     );
 }
 
-fn summary(out: &std::process::Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "gradvol failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use common::summary;
 
 #[test]
 fn a_converted_ct_renders_as_its_nrrd_with_every_operator_while_evicting() {
@@ -166,22 +147,28 @@ fn converted_lung() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 #[test]
-fn a_small_gpu_budget_draws_a_coarser_level_and_says_so() {
+fn a_small_gpu_budget_draws_coarser_bricks_and_says_when_even_the_coarsest_do_not_fit() {
     let (dir, store) = converted_lung();
     let png = dir.path().join("a.png");
     let budget = |mib: &str| {
-        let args = ["render", s(&store), "-o", s(&png), "--size", "64x64"];
+        let args = ["render", s(&store), "-o", s(&png), "--size", "512x512"];
         gradvol(&[&args[..], &["--gpu-budget", mib]].concat())
     };
-    // Level 0's pool takes about 59 MB, level 1's about 8 MB.
+    // A slot of level 0's bricks (128 x 128 x 47 cells) takes 131 x 131 x 50 x 4 bytes: 20 MiB
+    // hold 6 of the 16 the plan wants at 512x512; the rest come from level 1.
     let sum = summary(&budget("20"));
-    assert_eq!(sum["level"], 1);
-    assert_eq!(sum["volume_dims"], serde_json::json!([256, 256, 24]));
-    assert!(sum["gpu_bytes"].as_u64().unwrap() < 20 << 20);
+    let slots = sum["lod"]["slots"].as_u64().unwrap();
+    assert!(slots * 131 * 131 * 50 * 4 <= 20 << 20, "{sum}");
+    let levels = sum["lod"]["bricks_per_level"].as_array().unwrap();
+    assert!(levels.iter().any(|l| l[0] == 1), "{levels:?}");
+    assert_eq!(sum["lod"]["over_budget"], false);
     let out = budget("1");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success());
-    assert!(err.contains("exceed the GPU budget of 1 MiB"), "{err}");
+    assert!(
+        err.contains("even the coarsest level's bricks (4) exceed the GPU budget of 1 MiB"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -268,7 +255,7 @@ fn scattered_balls(side: f64, radius: f64) -> Vec<gradvol::volume::zarr::sparse:
 }
 
 #[test]
-fn a_four_terabyte_sparse_store_renders_from_the_level_the_budget_allows() {
+fn a_four_terabyte_sparse_store_renders_within_the_budgets() {
     use gradvol::volume::zarr::sparse::write_sparse;
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("giant.ome.zarr");
@@ -307,8 +294,14 @@ fn a_four_terabyte_sparse_store_renders_from_the_level_the_budget_allows() {
         "256",
     ]);
     let sum = summary(&out);
-    assert_eq!(sum["level"], 6);
-    assert!(sum["gpu_bytes"].as_u64().unwrap() <= 64 << 20, "{sum}");
+    // About 7 slots of 131^3 texels: the coarsest levels, chosen brick by brick.
+    let slots = sum["lod"]["slots"].as_u64().unwrap();
+    assert!(slots * 131 * 131 * 131 * 4 <= 64 << 20, "{sum}");
+    let levels = sum["lod"]["bricks_per_level"].as_array().unwrap();
+    assert!(
+        levels.iter().all(|l| l[0].as_u64().unwrap() >= 5),
+        "{levels:?}"
+    );
     assert!(sum["peak_host_mb"].as_f64().unwrap() < 4096.0, "{sum}");
     let image = gradvol::png_io::read_png(&png).unwrap();
     let lit = image.rgba.chunks(4).filter(|p| p[..3] != [0, 0, 0]).count();

@@ -8,6 +8,7 @@ use gradvol::camera::Camera;
 use gradvol::gpu::Gpu;
 use gradvol::png_io::read_scene;
 use gradvol::render::layout::BrickLayout;
+use gradvol::render::lod;
 use gradvol::render::page_table::pool_grid;
 use gradvol::render::params::{Geometry, gradient_use};
 use gradvol::render::renderer::{
@@ -165,6 +166,106 @@ fn finish(
     Ok(())
 }
 
+/// Renders a store with levels of detail: every brick of the finest level drawn from the
+/// level whose voxels are about a pixel where it stands, within the GPU budget.
+fn run_lod(
+    scene: &mut Scene,
+    path: &Path,
+    pyramid: &Pyramid,
+    gpu: &Gpu,
+    options: StoreOptions,
+    output: &Path,
+    frames: Option<u32>,
+) -> Result<()> {
+    let start = Instant::now();
+    let format = pool_format(gpu, None)?;
+    let s0 = pyramid.level(0).clone();
+    let (world_from_voxel, space) = pyramid.world_from_voxel(0);
+    let geometry = Geometry {
+        dims: s0.dims,
+        spacing: s0.spacing,
+        world_from_voxel: space.to_space(Space::Lps) * world_from_voxel,
+    };
+    let finest = lod::finest_layout(s0.dims, s0.spacing);
+    let maps = lod::level_maps(pyramid, &finest);
+    let operator = scene.render.gradient;
+    let cache = options.cache / maps.len();
+    let mut supplies = maps
+        .iter()
+        .map(|m| StoreBricks::new(pyramid, m.level, m.layout, Some(operator), format, cache))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(anyhow::Error::msg)?;
+    let slot_bytes = finest.slot_voxels() as u64 * format.bytes_per_texel();
+    let slots = (options.gpu_budget / slot_bytes).max(1) as usize;
+    let plan = lod::plan(
+        &maps,
+        &geometry,
+        &scene.camera,
+        scene.render.size,
+        slots,
+        1.0,
+    );
+    // Samples a voxel apart at the finest level drawn: finer steps only resample coarse bricks.
+    if scene.render.sample_distance_mm.is_none() {
+        let finest_drawn = plan.choice.iter().copied().min().unwrap_or(0);
+        let spacing = pyramid.level(maps[finest_drawn].level).spacing;
+        scene.render.sample_distance_mm =
+            Some(spacing.iter().copied().fold(f64::INFINITY, f64::min));
+    }
+    if plan.over_budget {
+        eprintln!(
+            "note: even the coarsest level's bricks ({}) exceed the GPU budget of {} MiB",
+            plan.wanted.len(),
+            options.gpu_budget >> 20
+        );
+    }
+    let blend = scene.render.blend;
+    let transfer = scene.clone();
+    let decide = |stats: gradvol::render::streamed::LevelStats| {
+        let range = stats.range.unwrap_or([0.0, 0.0]);
+        let tf = transfer.transfer_function(geometry.mean_spacing(), range)?;
+        let with_gradient = blend == Blend::Composite && gradient_use(&tf).is_none();
+        Ok((tf, with_gradient))
+    };
+    let threads = rayon::current_num_threads();
+    let report = |with_gradient: bool| {
+        with_gradient.then(|| GradientReport {
+            operator,
+            device: format!("cpu, per brick ({threads} threads)"),
+            ms: 0.0,
+        })
+    };
+    let (mut renderer, tf, lod) = lod::build(
+        gpu,
+        geometry,
+        &maps,
+        &mut supplies,
+        &plan,
+        &scene.render,
+        decide,
+        report,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}: {}", path.display()))?;
+    let setup_ms = start.elapsed().as_secs_f64() * 1e3;
+    let missing: usize = supplies.iter().map(|s| s.missing().0).sum();
+    if let Some(why) = supplies.iter().find_map(|s| s.missing().1) {
+        eprintln!("warning: {missing} bricks could not be read and are drawn empty (first: {why})");
+    }
+    let (retried, failed) = pyramid.retries();
+    let extra = json!({
+        "volume_dims": s0.dims,
+        "downsampled": false,
+        "level": serde_json::Value::Null,
+        "levels": pyramid.level_count(),
+        "lod": lod,
+        "setup_ms": setup_ms,
+        "bricks_missing": missing,
+        "reads_retried": retried,
+        "reads_failed": failed,
+    });
+    finish(gpu, &mut renderer, scene, tf, output, frames, extra)
+}
+
 /// The process's peak resident memory in MB (Linux's VmHWM), if the system says.
 fn peak_host_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -176,7 +277,7 @@ fn peak_host_mb() -> Option<f64> {
 /// How `render` reads an OME-Zarr store.
 #[derive(Debug, Clone, Copy)]
 pub struct StoreOptions {
-    /// The level to draw; by default the finest whose pool fits `gpu_budget`.
+    /// The one level to draw; by default each brick's level is chosen (levels of detail).
     pub level: Option<usize>,
     /// Host memory for bricks read from the store, bytes.
     pub cache: usize,
@@ -184,8 +285,9 @@ pub struct StoreOptions {
     pub gpu_budget: u64,
 }
 
-/// Renders one level of an OME-Zarr store, read brick by brick into the pool (the level is
-/// never held whole on the host): a statistics pass for the normalisation, then the packing.
+/// Renders an OME-Zarr store: with `--level`, that level read brick by brick into the pool (the
+/// level is never held whole on the host): a statistics pass for the normalisation, then the
+/// packing; without, levels of detail.
 pub fn run_store(
     scene: &mut Scene,
     path: &Path,
@@ -208,16 +310,15 @@ pub fn run_store(
             && pool_grid(layout.bricks, layout.slot_side(), max_side).is_some()
     };
     let count = pyramid.level_count();
-    let level = match options.level {
-        Some(l) if l >= count => {
-            return Err(at(ErrorKind::invalid(format!(
-                "--level {l} asked for, but the image has levels 0 to {}",
-                count - 1
-            ))));
-        }
-        Some(l) => l,
-        None => (0..count).find(|&l| fits(l)).unwrap_or(count - 1),
+    let Some(level) = options.level else {
+        return run_lod(scene, path, &pyramid, &gpu, options, output, frames);
     };
+    if level >= count {
+        return Err(at(ErrorKind::invalid(format!(
+            "--level {level} asked for, but the image has levels 0 to {}",
+            count - 1
+        ))));
+    }
     if !fits(level) {
         eprintln!(
             "note: level {level}'s bricks exceed the GPU budget of {} MiB",

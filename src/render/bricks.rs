@@ -238,7 +238,7 @@ pub fn pack<S: BrickSupply + ?Sized>(
 }
 
 /// Texels as the pool stores them: 16-bit codes or float32 pairs, native byte order.
-fn encode(texels: &[Texel], format: PoolFormat) -> Vec<u8> {
+pub(crate) fn encode(texels: &[Texel], format: PoolFormat) -> Vec<u8> {
     match format {
         PoolFormat::Unorm16 => texels
             .iter()
@@ -253,7 +253,7 @@ fn encode(texels: &[Texel], format: PoolFormat) -> Vec<u8> {
 }
 
 /// Widens the ranges of the blocks inside `brick` by the `texels` of their cells.
-fn block_ranges_of(
+pub(crate) fn block_ranges_of(
     layout: &BrickLayout,
     brick: [usize; 3],
     texels: &[Texel],

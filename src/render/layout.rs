@@ -95,6 +95,20 @@ impl BrickLayout {
         }
     }
 
+    /// The bricks of a coarser pyramid level of `dims` whose slots fit the finest level's:
+    /// `brick` cells per axis (the finest level's), or the whole axis where it is shorter.
+    /// Blocks play no part in a coarse level (skipping is decided on the finest level's).
+    pub fn coarse(dims: [usize; 3], brick: [usize; 3]) -> BrickLayout {
+        let brick = [0, 1, 2].map(|a| brick[a].min(dims[a].saturating_sub(1).max(1)));
+        BrickLayout {
+            dims,
+            brick,
+            block: brick,
+            bricks: [0, 1, 2].map(|a| pieces_along(dims[a], brick[a])),
+            blocks: [0, 1, 2].map(|a| pieces_along(dims[a], brick[a])),
+        }
+    }
+
     /// Voxels per slot along each axis: the brick's cells and its shared borders.
     pub fn slot_side(&self) -> [usize; 3] {
         self.brick.map(|c| c + 3)

@@ -8,6 +8,7 @@ pub mod accumulate;
 pub mod bricks;
 pub mod classify;
 pub mod layout;
+pub mod lod;
 pub mod luts;
 pub mod page_table;
 pub mod params;

@@ -1,29 +1,47 @@
 //! The page table: for every brick of the volume, where its slot lies in the pool.
 //!
-//! One `r32uint` texel per brick: the slot's coordinates in the pool's grid of slots (10 bits
-//! each, x from bit 0, y from bit 10, z from bit 20) and a resident flag (bit 31). Today every
-//! brick of a volume is resident at full resolution; the streaming that follows adds bricks
-//! that are not (and coarser levels) without touching the raymarcher, which always reads a
-//! brick's slot from here.
+//! One `r32uint` texel per brick of the finest level: the slot's coordinates in the pool's grid
+//! of slots (8 bits each, x from bit 0, y from bit 8, z from bit 16), the pyramid level whose
+//! brick the slot holds (bits 24 to 27; 0 is the volume itself) and a resident flag (bit 31).
+//! A brick drawn from a coarser level points at the slot of the coarse brick that covers it;
+//! the raymarcher maps its samples into that level's voxels (see `crate::render::lod`).
 
 use crate::gpu::{Gpu, GpuError, read_only_texture};
 use crate::render::layout::BrickLayout;
 
-/// Slots per pool axis the entry format can address.
-pub const MAX_SLOTS_PER_AXIS: usize = 1 << 10;
+/// Slots per pool axis the entry format can address (a slot is at least 5 texels a side and
+/// 3-D textures at most 2048 on most devices: 409).
+pub const MAX_SLOTS_PER_AXIS: usize = 1 << 8;
+
+/// Pyramid levels an entry can name.
+pub const MAX_LEVELS: usize = 16;
 
 /// Bit 31: the brick has a slot.
 pub const RESIDENT: u32 = 1 << 31;
 
-/// One brick's entry.
+/// One brick's entry: its slot, holding a brick of the volume itself.
 pub fn entry(slot: [usize; 3]) -> u32 {
-    debug_assert!(slot.iter().all(|&s| s < MAX_SLOTS_PER_AXIS));
-    RESIDENT | slot[0] as u32 | (slot[1] as u32) << 10 | (slot[2] as u32) << 20
+    level_entry(slot, 0)
+}
+
+/// One brick's entry: its slot, holding a brick of pyramid level `level`.
+pub fn level_entry(slot: [usize; 3], level: usize) -> u32 {
+    debug_assert!(slot.iter().all(|&s| s < MAX_SLOTS_PER_AXIS) && level < MAX_LEVELS);
+    RESIDENT
+        | slot[0] as u32
+        | (slot[1] as u32) << 8
+        | (slot[2] as u32) << 16
+        | (level as u32) << 24
 }
 
 /// The slot an entry names.
 pub fn slot_of(entry: u32) -> [usize; 3] {
-    [0, 10, 20].map(|shift| ((entry >> shift) & 0x3ff) as usize)
+    [0, 8, 16].map(|shift| ((entry >> shift) & 0xff) as usize)
+}
+
+/// The pyramid level of the brick in an entry's slot.
+pub fn level_of(entry: u32) -> usize {
+    ((entry >> 24) & 0xf) as usize
 }
 
 /// The grid of slots a pool for `bricks` (slots of `side` voxels per axis) uses, each axis at
@@ -118,11 +136,14 @@ mod tests {
 
     #[test]
     fn entries_round_trip() {
-        for slot in [[0, 0, 0], [1023, 5, 17], [3, 1023, 1023]] {
-            let e = entry(slot);
-            assert!(e & RESIDENT != 0);
-            assert_eq!(slot_of(e), slot);
+        for slot in [[0, 0, 0], [255, 5, 17], [3, 255, 255]] {
+            for level in [0, 1, 15] {
+                let e = level_entry(slot, level);
+                assert!(e & RESIDENT != 0);
+                assert_eq!((slot_of(e), level_of(e)), (slot, level));
+            }
         }
+        assert_eq!(entry([1, 2, 3]), level_entry([1, 2, 3], 0));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use glam::{DMat4, DVec3, DVec4};
 
 use crate::camera::Camera;
 use crate::render::layout::BrickLayout;
+use crate::render::page_table::MAX_LEVELS;
 use crate::render::quantise::Quantisation;
 use crate::render::table::ClassTable;
 use crate::scene::{Blend, RenderSettings};
@@ -61,6 +62,21 @@ pub struct RaymarchParams {
     /// start by [`jitter_offset`]`(k)` of a sample.
     pub jitter_offset: f32,
     pub _pad: [u32; 2],
+    /// How samples reach each pyramid level a page-table entry may name (level 0: the volume).
+    pub levels: [LevelParams; MAX_LEVELS],
+}
+
+/// How the raymarcher samples a brick of one pyramid level: a sample at voxel coordinates `u`
+/// of the volume is at `u * scale + offset` in the level's voxels.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct LevelParams {
+    pub scale: [f32; 4],
+    pub offset: [f32; 4],
+    /// Cells per brick of the level along each axis.
+    pub brick_cells: [f32; 4],
+    /// The level's last voxel, `n - 1` per axis.
+    pub voxel_max: [f32; 4],
 }
 
 /// What the raymarcher needs to know of the pool a volume was packed into.
@@ -206,6 +222,16 @@ pub fn raymarch_params(
         max_steps: MAX_STEPS,
         jitter_offset: 0.0,
         _pad: [0; 2],
+        levels: {
+            let mut levels = [LevelParams::zeroed(); MAX_LEVELS];
+            levels[0] = LevelParams {
+                scale: [1.0; 4],
+                offset: [0.0; 4],
+                brick_cells: f32x4(usize3(layout.brick), 0.0),
+                voxel_max: f32x4(usize3(geometry.dims) - 1.0, 0.0),
+            };
+            levels
+        },
     }
 }
 
@@ -236,9 +262,10 @@ mod tests {
 
     #[test]
     fn params_are_laid_out_as_the_shader_expects() {
-        // 2 matrices, 8 vec4s, 2 rows of vec2 pairs, 3 rows of scalars.
+        // 2 matrices, 8 vec4s, 2 rows of vec2 pairs, 3 rows of scalars, 16 levels of 4 vec4s.
         let size = std::mem::size_of::<RaymarchParams>();
-        assert_eq!(size, 2 * 64 + 8 * 16 + 2 * 16 + 3 * 16);
+        assert_eq!(size, 2 * 64 + 8 * 16 + 2 * 16 + 3 * 16 + 16 * 64);
+        assert_eq!(std::mem::offset_of!(RaymarchParams, levels), 336);
         let offsets = [
             std::mem::offset_of!(RaymarchParams, voxel_max),
             std::mem::offset_of!(RaymarchParams, pool_scale),

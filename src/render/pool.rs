@@ -59,9 +59,24 @@ impl BrickPool {
     /// Writes `bricks` into the slots `entries` (the page table) gives them, then submits and
     /// waits, so that the staging copies are released before the next bricks are made.
     pub fn upload(&self, gpu: &Gpu, layout: &BrickLayout, entries: &[u32], bricks: &[PackedBrick]) {
+        let side = layout.slot_side();
+        let writes: Vec<_> = bricks
+            .iter()
+            .map(|b| {
+                let slot = slot_of(entries[layout.brick_index(b.brick)]);
+                (slot, side, b.bytes.as_slice())
+            })
+            .collect();
+        self.upload_slots(gpu, &writes);
+    }
+
+    /// Writes each `(slot, side, bytes)`: a box of `side` texels (at most the pool's slot; a
+    /// coarser level's brick may be smaller) at the slot's first texel. Submits and waits.
+    pub fn upload_slots(&self, gpu: &Gpu, writes: &[([usize; 3], [usize; 3], &[u8])]) {
         let [sx, sy, sz] = self.side.map(|s| s as u32);
-        for brick in bricks {
-            let slot = slot_of(entries[layout.brick_index(brick.brick)]);
+        for &(slot, side, bytes) in writes {
+            debug_assert!((0..3).all(|a| side[a] <= self.side[a]));
+            let [wx, wy, wz] = side.map(|s| s as u32);
             gpu.queue.write_texture(
                 wgpu::TexelCopyTextureInfo {
                     texture: &self.texture,
@@ -73,16 +88,16 @@ impl BrickPool {
                     },
                     aspect: wgpu::TextureAspect::All,
                 },
-                &brick.bytes,
+                bytes,
                 wgpu::TexelCopyBufferLayout {
                     offset: 0,
-                    bytes_per_row: Some(sx * self.format.bytes_per_texel() as u32),
-                    rows_per_image: Some(sy),
+                    bytes_per_row: Some(wx * self.format.bytes_per_texel() as u32),
+                    rows_per_image: Some(wy),
                 },
                 wgpu::Extent3d {
-                    width: sx,
-                    height: sy,
-                    depth_or_array_layers: sz,
+                    width: wx,
+                    height: wy,
+                    depth_or_array_layers: wz,
                 },
             );
         }

@@ -26,8 +26,8 @@ use crate::render::layout::BrickLayout;
 use crate::render::luts::LutTextures;
 use crate::render::page_table::{PageTable, assign_slots, pool_grid};
 use crate::render::params::{
-    Geometry, PoolParams, RaymarchParams, Tile, correction_ratio, gradient_use, jitter_offset,
-    raymarch_params,
+    Geometry, LevelParams, PoolParams, RaymarchParams, Tile, correction_ratio, gradient_use,
+    jitter_offset, raymarch_params,
 };
 use crate::render::pool::BrickPool;
 use crate::render::quantise::{PoolFormat, Quantisation};
@@ -215,6 +215,19 @@ pub struct Renderer {
     bindings: wgpu::BindGroup,
     target: Option<(u32, u32, wgpu::Texture, wgpu::TextureView)>,
     pub last_gradient: Option<GradientReport>,
+    /// How samples reach the bricks of coarser pyramid levels the page table names.
+    coarse_levels: Vec<(usize, LevelParams)>,
+}
+
+/// A pool and page table about to be made: the finest level's bricks, the grid of slots, each
+/// brick's entry, and how texels are stored and normalised.
+#[derive(Debug, Clone)]
+pub(crate) struct Pages {
+    pub layout: BrickLayout,
+    pub grid: [usize; 3],
+    pub entries: Vec<u32>,
+    pub format: PoolFormat,
+    pub quantisation: Quantisation,
 }
 
 impl Renderer {
@@ -341,8 +354,41 @@ impl Renderer {
                 let [nx, ny, nz] = geometry.dims;
                 GpuError::VolumeTooLarge(nx, ny, nz, max_side)
             })?;
-        let page_table = PageTable::new(gpu, &layout, assign_slots(&layout, grid))?;
-        let pool = BrickPool::new(gpu, &layout, grid, source.format())?;
+        let pages = Pages {
+            layout,
+            grid,
+            entries: assign_slots(&layout, grid),
+            format: source.format(),
+            quantisation: source.quantisation(),
+        };
+        Self::build_with(gpu, geometry, pages, tf, ratio, |pool, entries| {
+            bricks::pack(&layout, source, |batch| {
+                pool.upload(gpu, &layout, entries, &batch)
+            })
+            .map_err(GpuError::Bricks)
+        })
+    }
+
+    /// Every GPU object of a renderer for a volume of `geometry` whose pool and page table are
+    /// `pages`, the pool filled by `fill` (which returns the blocks' ranges) and the table
+    /// baked for `ratio`.
+    pub(crate) fn build_with(
+        gpu: &Gpu,
+        geometry: Geometry,
+        pages: Pages,
+        tf: &TransferFunction,
+        ratio: f64,
+        fill: impl FnOnce(&BrickPool, &[u32]) -> Result<BlockRanges, GpuError>,
+    ) -> Result<Renderer, GpuError> {
+        let Pages {
+            layout,
+            grid,
+            entries,
+            format,
+            quantisation,
+        } = pages;
+        let page_table = PageTable::new(gpu, &layout, entries)?;
+        let pool = BrickPool::new(gpu, &layout, grid, format)?;
         let occupancy = OccupancyTexture::new(gpu, &layout)?;
         let luts = LutTextures::new(gpu)?;
         let params = gpu.device.create_buffer(&wgpu::BufferDescriptor {
@@ -362,11 +408,7 @@ impl Renderer {
             },
             &luts,
         );
-        let blocks = bricks::pack(&layout, source, |batch| {
-            pool.upload(gpu, &layout, &page_table.entries, &batch)
-        })
-        .map_err(GpuError::Bricks)?;
-        let quantisation = source.quantisation();
+        let blocks = fill(&pool, &page_table.entries)?;
         let mut renderer = Renderer {
             pass,
             geometry,
@@ -388,6 +430,7 @@ impl Renderer {
             bindings,
             target: None,
             last_gradient: None,
+            coarse_levels: Vec::new(),
         };
         renderer.upload_and_classify(gpu);
         Ok(renderer)
@@ -608,7 +651,7 @@ impl Renderer {
                 || gradient_use(&self.tf).is_some(),
             "prepare() computes |grad f| before a frame that needs it"
         );
-        raymarch_params(
+        let mut params = raymarch_params(
             &self.geometry,
             &self.pool_params(),
             camera,
@@ -616,7 +659,22 @@ impl Renderer {
             &self.tf,
             &self.table,
             tile,
-        )
+        );
+        for &(level, p) in &self.coarse_levels {
+            params.levels[level] = p;
+        }
+        params
+    }
+
+    /// Records which |grad f| the pool holds (a renderer built from bricks made elsewhere).
+    pub(crate) fn set_gradient_report(&mut self, report: Option<GradientReport>) {
+        self.gradient = report.as_ref().map(|g| g.operator);
+        self.last_gradient = report;
+    }
+
+    /// Says how samples reach the bricks of coarser levels the page table names.
+    pub(crate) fn set_coarse_levels(&mut self, levels: Vec<(usize, LevelParams)>) {
+        self.coarse_levels = levels;
     }
 
     /// Draws one tile into the target and submits it, without reading it back.

@@ -104,7 +104,8 @@ impl Cache {
     }
 }
 
-/// The exact value range and largest |grad f| of a level, as the whole volume would give them.
+/// The exact value range and largest |grad f| of a level (or of some of its bricks), as the
+/// whole volume would give them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LevelStats {
     /// Finite minimum and maximum (`None`: no finite value).
@@ -137,6 +138,19 @@ impl std::fmt::Debug for StoreBricks<'_> {
             .field("bricks", &self.layout.bricks)
             .field("operator", &self.operator)
             .finish()
+    }
+}
+
+impl LevelStats {
+    /// The statistics of both.
+    pub fn merge(self, other: LevelStats) -> LevelStats {
+        LevelStats {
+            range: match (self.range, other.range) {
+                (Some(a), Some(b)) => Some([a[0].min(b[0]), a[1].max(b[1])]),
+                (a, b) => a.or(b),
+            },
+            gradient_max: self.gradient_max.max(other.gradient_max),
+        }
     }
 }
 
@@ -269,10 +283,16 @@ impl<'a> StoreBricks<'a> {
 
     /// Reads every brick once for the level's exact value range and largest |grad f|.
     pub fn measure(&self) -> Result<LevelStats, String> {
-        let count = self.layout.brick_count();
-        let per = |i: usize| -> Result<(Option<[f64; 2]>, f64), String> {
-            let b = self.layout.bricks;
-            let brick = [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])];
+        let b = self.layout.bricks;
+        let all: Vec<[usize; 3]> = (0..self.layout.brick_count())
+            .map(|i| [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])])
+            .collect();
+        self.measure_bricks(&all)
+    }
+
+    /// The value range and largest |grad f| over the cells of `bricks`.
+    pub fn measure_bricks(&self, bricks: &[[usize; 3]]) -> Result<LevelStats, String> {
+        let per = |&brick: &[usize; 3]| -> Result<(Option<[f64; 2]>, f64), String> {
             let Some(region) = self.region(brick)? else {
                 return Ok((None, 0.0));
             };
@@ -297,22 +317,18 @@ impl<'a> StoreBricks<'a> {
             }
             Ok(((lo <= hi).then_some([lo, hi]), g as f64))
         };
-        let parts: Vec<(Option<[f64; 2]>, f64)> = (0..count)
-            .into_par_iter()
-            .map(per)
-            .collect::<Result<_, String>>()?;
-        let mut stats = LevelStats {
+        let parts: Vec<(Option<[f64; 2]>, f64)> =
+            bricks.par_iter().map(per).collect::<Result<_, String>>()?;
+        let none = LevelStats {
             range: None,
             gradient_max: 0.0,
         };
-        for (range, g) in parts {
-            stats.range = match (stats.range, range) {
-                (Some(a), Some(b)) => Some([a[0].min(b[0]), a[1].max(b[1])]),
-                (a, b) => a.or(b),
-            };
-            stats.gradient_max = stats.gradient_max.max(g);
-        }
-        Ok(stats)
+        Ok(parts.into_iter().fold(none, |acc, (range, g)| {
+            acc.merge(LevelStats {
+                range,
+                gradient_max: g,
+            })
+        }))
     }
 
     /// Normalises the pool for `stats` (from [`StoreBricks::measure`]). `with_gradient` false

@@ -423,3 +423,33 @@ pub fn run_gradvol(exe: &str, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// The JSON summary line a successful gradvol command printed.
+pub fn summary(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "gradvol failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `volume` converted to OME-Zarr (zstd, chunks of `chunk` voxels, `shard` chunks a shard side)
+/// in a temporary folder, opened.
+pub fn store_of(
+    volume: &Volume,
+    chunk: usize,
+    shard: usize,
+) -> (tempfile::TempDir, gradvol::volume::zarr::Pyramid) {
+    use gradvol::volume::zarr::{Codec, ConvertOptions, Location, Pyramid, convert};
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("v.ome.zarr");
+    let options = ConvertOptions {
+        chunk,
+        shard,
+        codec: Codec::Zstd,
+    };
+    convert(volume, &store, options, &|_, _| {}).unwrap();
+    let pyramid = Pyramid::open(&Location::Folder(store)).unwrap();
+    (dir, pyramid)
+}

@@ -290,6 +290,12 @@ impl Pyramid {
         &self.levels[level].summary
     }
 
+    /// Where `level`'s voxel (0, 0, 0) sits in the store's own frame, mm (x, y, z): with the
+    /// spacings, how one level's voxels map onto another's.
+    pub fn level_offset(&self, level: usize) -> [f64; 3] {
+        self.levels[level].offset
+    }
+
     pub fn summary(&self, level: usize) -> PyramidSummary {
         PyramidSummary {
             ome_version: self.version.clone(),

@@ -1,0 +1,387 @@
+//! Levels of detail for a pyramid (an OME-Zarr store): each brick of the finest level is drawn
+//! from the level whose voxels are about a pixel on screen where it stands, and the whole set
+//! fits a pool of a given number of slots, coarsening the bricks that look smallest first
+//! rather than failing.
+//!
+//! The page table keeps one entry per brick of the finest level (level 0). An entry may name the
+//! slot of a coarser level's brick and that level (see [`crate::render::page_table`]); the
+//! raymarcher then samples at `u * scale + offset` in the level's voxels, where `u` is the
+//! position in the finest level's voxels. A finest brick is served by the coarse brick that holds
+//! the centre of its cells; a level is drawable when its voxels are a power of two of the
+//! finest level's per axis and offset by at most half a voxel, so that every finest brick's
+//! cells fall inside that brick's slot (borders included). Blocks, and so empty-space skipping,
+//! stay those of the finest level; a block drawn from a coarse brick takes the range of the
+//! whole coarse slot (wider than needed, never narrower).
+
+use std::collections::HashMap;
+
+use glam::DVec3;
+use rayon::prelude::*;
+
+use crate::camera::Camera;
+use crate::gpu::{Gpu, GpuError};
+use crate::render::bricks::{BlockRanges, BrickSupply, Texel, block_ranges_of, encode};
+use crate::render::layout::BrickLayout;
+use crate::render::page_table::{MAX_LEVELS, level_entry, pool_grid};
+use crate::render::params::{Geometry, LevelParams};
+use crate::render::renderer::{GradientReport, Pages, Renderer};
+use crate::render::streamed::{LevelStats, StoreBricks};
+use crate::scene::RenderSettings;
+use crate::tf::TransferFunction;
+use crate::volume::zarr::Pyramid;
+
+/// Blocks of the finest level beyond which skipping is decided per brick instead (16 Mi blocks:
+/// 256 MB of ranges on the host).
+pub const MAX_BLOCKS: usize = 1 << 24;
+
+/// The finest level's bricks for levels of detail: the renderer's usual layout, with blocks the
+/// size of bricks when a huge volume would have too many.
+pub fn finest_layout(dims: [usize; 3], spacing: [f64; 3]) -> BrickLayout {
+    let layout = BrickLayout::new(dims, spacing, None);
+    if layout.block_count() <= MAX_BLOCKS {
+        return layout;
+    }
+    BrickLayout {
+        block: layout.brick,
+        blocks: layout.bricks,
+        ..layout
+    }
+}
+
+/// One drawable level: its bricks and how the finest level's voxel coordinates map onto its own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LevelMap {
+    /// The pyramid's level (0: the finest).
+    pub level: usize,
+    pub layout: BrickLayout,
+    /// Voxel size in mm (the smallest of the three axes: a level whose slices stay thick, as
+    /// anisotropic pyramids keep them, still counts as coarser).
+    pub voxel_mm: f64,
+    pub scale: [f64; 3],
+    pub offset: [f64; 3],
+}
+
+impl LevelMap {
+    /// The raymarcher's view of this level.
+    pub fn params(&self) -> LevelParams {
+        let f = |v: [f64; 3]| [v[0] as f32, v[1] as f32, v[2] as f32, 0.0];
+        let u = |v: [usize; 3]| v.map(|x| x as f64);
+        LevelParams {
+            scale: f(self.scale),
+            offset: f(self.offset),
+            brick_cells: f(u(self.layout.brick)),
+            voxel_max: f(u(self.layout.dims).map(|d| d - 1.0)),
+        }
+    }
+
+    /// The brick of this level whose slot serves finest brick `b0`: the one holding the centre
+    /// of `b0`'s cells, computed in `f32` exactly as the raymarcher does.
+    pub fn brick_for(&self, finest: &BrickLayout, b0: [usize; 3]) -> [usize; 3] {
+        [0, 1, 2].map(|a| {
+            let centre = (b0[a] as f32 + 0.5) * finest.brick[a] as f32 * self.scale[a] as f32
+                + self.offset[a] as f32;
+            let b = (centre / self.layout.brick[a] as f32).floor().max(0.0) as usize;
+            b.min(self.layout.bricks[a] - 1)
+        })
+    }
+}
+
+/// The levels of `pyramid` a renderer whose finest bricks are `finest` can draw from, finest
+/// first (level 0 always). Others are left out: their voxels are not a power of two of the
+/// finest level's, or sit more than half a voxel off.
+pub fn level_maps(pyramid: &Pyramid, finest: &BrickLayout) -> Vec<LevelMap> {
+    let s0 = pyramid.level(0).spacing;
+    let q0 = pyramid.level_offset(0);
+    let mut maps = Vec::new();
+    for level in 0..pyramid.level_count().min(MAX_LEVELS) {
+        let s = pyramid.level(level);
+        let q = pyramid.level_offset(level);
+        let scale = [0, 1, 2].map(|a| s0[a] / s.spacing[a]);
+        let offset = [0, 1, 2].map(|a| (q0[a] - q[a]) / s.spacing[a]);
+        let power_of_two = scale.iter().all(|&f| {
+            let k = -f.log2();
+            k >= -1e-9 && (k - k.round()).abs() < 1e-6
+        });
+        if !power_of_two || offset.iter().any(|o| o.abs() > 0.5 + 1e-6) {
+            continue;
+        }
+        maps.push(LevelMap {
+            level,
+            layout: if level == 0 {
+                *finest
+            } else {
+                BrickLayout::coarse(s.dims, finest.brick)
+            },
+            voxel_mm: s.spacing.iter().copied().fold(f64::INFINITY, f64::min),
+            scale,
+            offset,
+        });
+    }
+    maps
+}
+
+/// Which level (an index into the maps) draws each finest brick, x fastest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub choice: Vec<usize>,
+    /// The distinct bricks to load: (index into the maps, brick of that level).
+    pub wanted: Vec<(usize, [usize; 3])>,
+    /// Whether even the coarsest choice exceeds the slots.
+    pub over_budget: bool,
+}
+
+/// Pixels a millimetre covers at `p` for a camera placed as `clip_from_world` says.
+fn pixels_per_mm(clip_from_world: glam::DMat4, eye: DVec3, p: DVec3, size: [u32; 2]) -> f64 {
+    let view = (p - eye).normalize_or(DVec3::Z);
+    let side = view.any_orthonormal_vector();
+    let ndc = |x: DVec3| {
+        let c = clip_from_world * x.extend(1.0);
+        DVec3::new(c.x / c.w, c.y / c.w, 0.0)
+    };
+    let d = ndc(p + side) - ndc(p);
+    let px = DVec3::new(d.x * size[0] as f64 / 2.0, d.y * size[1] as f64 / 2.0, 0.0);
+    px.length()
+}
+
+/// Chooses a level for every finest brick: the coarsest whose voxel covers at most `pixel`
+/// pixels where the brick's centre is seen (so the image loses nothing it could show), then,
+/// while the distinct bricks exceed `slots`, moves the bricks that look smallest one level
+/// coarser at a time.
+pub fn plan(
+    maps: &[LevelMap],
+    geometry: &Geometry,
+    camera: &Camera,
+    size: [u32; 2],
+    slots: usize,
+    pixel: f64,
+) -> Plan {
+    let finest = &maps[0].layout;
+    let (centre, radius) = geometry.bounding_sphere();
+    let placed = camera.place(centre, radius, size[0] as f64 / size[1] as f64);
+    let b = finest.bricks;
+    let bricks: Vec<[usize; 3]> = (0..finest.brick_count())
+        .map(|i| [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])])
+        .collect();
+    let footprint: Vec<f64> = bricks
+        .iter()
+        .map(|b0| {
+            let mid = DVec3::from([0, 1, 2].map(|a| {
+                ((b0[a] as f64 + 0.5) * finest.brick[a] as f64).min(finest.dims[a] as f64 - 1.0)
+            }));
+            let p = geometry.world_from_voxel.transform_point3(mid);
+            pixels_per_mm(placed.clip_from_world, placed.eye, p, size)
+        })
+        .collect();
+    let mut choice: Vec<usize> = footprint
+        .iter()
+        .map(|&px| {
+            maps.iter()
+                .rposition(|m| m.voxel_mm * px <= pixel)
+                .unwrap_or(0)
+        })
+        .collect();
+    // How many finest bricks each (level, brick) serves.
+    let mut uses: HashMap<(usize, [usize; 3]), usize> = HashMap::new();
+    for (i, b0) in bricks.iter().enumerate() {
+        *uses
+            .entry((choice[i], maps[choice[i]].brick_for(finest, *b0)))
+            .or_default() += 1;
+    }
+    let mut order: Vec<usize> = (0..bricks.len()).collect();
+    order.sort_by(|&x, &y| footprint[x].total_cmp(&footprint[y]));
+    let last = maps.len() - 1;
+    while uses.len() > slots && choice.iter().any(|&c| c < last) {
+        for &i in &order {
+            if uses.len() <= slots {
+                break;
+            }
+            if choice[i] == last {
+                continue;
+            }
+            let old = (choice[i], maps[choice[i]].brick_for(finest, bricks[i]));
+            if let Some(n) = uses.get_mut(&old) {
+                *n -= 1;
+                if *n == 0 {
+                    uses.remove(&old);
+                }
+            }
+            choice[i] += 1;
+            *uses
+                .entry((choice[i], maps[choice[i]].brick_for(finest, bricks[i])))
+                .or_default() += 1;
+        }
+    }
+    let mut wanted: Vec<(usize, [usize; 3])> = uses.into_keys().collect();
+    wanted.sort();
+    Plan {
+        over_budget: wanted.len() > slots,
+        choice,
+        wanted,
+    }
+}
+
+/// What a level-of-detail renderer drew from.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LodReport {
+    /// Finest bricks drawn from each pyramid level, by level.
+    pub bricks_per_level: Vec<(usize, usize)>,
+    /// Slots the pool has (the distinct bricks loaded).
+    pub slots: usize,
+    pub over_budget: bool,
+}
+
+/// Makes a renderer of the pyramid whose bricks `supplies` read (one per map, same order),
+/// drawing each finest brick from the level `plan` chose: statistics over the bricks to be
+/// drawn, `decide` choosing the transfer function from them (and whether the slots carry
+/// |grad f|), then the bricks loaded a few at a time into a pool of one slot each.
+#[allow(clippy::too_many_arguments)]
+pub fn build(
+    gpu: &Gpu,
+    geometry: Geometry,
+    maps: &[LevelMap],
+    supplies: &mut [StoreBricks],
+    plan: &Plan,
+    settings: &RenderSettings,
+    decide: impl FnOnce(LevelStats) -> Result<(TransferFunction, bool), String>,
+    gradient: impl FnOnce(bool) -> Option<GradientReport>,
+) -> Result<(Renderer, TransferFunction, LodReport), GpuError> {
+    let finest = maps[0].layout;
+    let mut stats = LevelStats {
+        range: None,
+        gradient_max: 0.0,
+    };
+    for (m, supply) in supplies.iter().enumerate() {
+        let mine: Vec<[usize; 3]> = plan
+            .wanted
+            .iter()
+            .filter(|(l, _)| *l == m)
+            .map(|(_, b)| *b)
+            .collect();
+        stats = stats.merge(supply.measure_bricks(&mine).map_err(GpuError::Bricks)?);
+    }
+    let (tf, with_gradient) = decide(stats).map_err(GpuError::Bricks)?;
+    for supply in supplies.iter_mut() {
+        supply.normalise(&stats, with_gradient);
+    }
+    let format = supplies[0].format();
+    let quantisation = supplies[0].quantisation();
+    let side = finest.slot_side();
+    let max_side = gpu.device.limits().max_texture_dimension_3d as usize;
+    let grid = pool_grid([plan.wanted.len().max(1), 1, 1], side, max_side).ok_or_else(|| {
+        let [nx, ny, nz] = geometry.dims;
+        GpuError::VolumeTooLarge(nx, ny, nz, max_side as u32)
+    })?;
+    let slot_of_index = |i: usize| {
+        [
+            i % grid[0],
+            (i / grid[0]) % grid[1],
+            i / (grid[0] * grid[1]),
+        ]
+    };
+    let index: HashMap<(usize, [usize; 3]), usize> = plan
+        .wanted
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| (k, i))
+        .collect();
+    let b = finest.bricks;
+    let entries: Vec<u32> = (0..finest.brick_count())
+        .map(|i| {
+            let b0 = [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])];
+            let m = plan.choice[i];
+            let slot = index[&(m, maps[m].brick_for(&finest, b0))];
+            level_entry(slot_of_index(slot), maps[m].level)
+        })
+        .collect();
+    let pages = Pages {
+        layout: finest,
+        grid,
+        entries,
+        format,
+        quantisation,
+    };
+    let ratio = crate::render::params::correction_ratio(&geometry, settings, &tf);
+    let supplies = &*supplies;
+    let mut renderer = Renderer::build_with(gpu, geometry, pages, &tf, ratio, |pool, _| {
+        let mut ranges = vec![[f32::INFINITY, 0.0, f32::INFINITY, 0.0]; finest.block_count()];
+        // Each coarse brick's whole range, for the finest blocks it serves.
+        let mut coarse: HashMap<(usize, [usize; 3]), [f32; 4]> = HashMap::new();
+        let batch = 2 * rayon::current_num_threads().max(1);
+        for first in (0..plan.wanted.len()).step_by(batch) {
+            let keys = &plan.wanted[first..(first + batch).min(plan.wanted.len())];
+            let made: Vec<(Vec<Texel>, Vec<u8>)> = keys
+                .par_iter()
+                .map(|&(m, brick)| {
+                    let texels = supplies[m].slot(&maps[m].layout, brick)?;
+                    let bytes = encode(&texels, format);
+                    Ok((texels, bytes))
+                })
+                .collect::<Result<_, String>>()
+                .map_err(GpuError::Bricks)?;
+            let writes: Vec<_> = keys
+                .iter()
+                .zip(&made)
+                .map(|(k, (_, bytes))| {
+                    (
+                        slot_of_index(index[k]),
+                        maps[k.0].layout.slot_side(),
+                        bytes.as_slice(),
+                    )
+                })
+                .collect();
+            pool.upload_slots(gpu, &writes);
+            for (&(m, brick), (texels, _)) in keys.iter().zip(&made) {
+                if m == 0 {
+                    block_ranges_of(&finest, brick, texels, &mut ranges);
+                } else {
+                    let r = texels
+                        .iter()
+                        .fold([f32::INFINITY, 0.0, f32::INFINITY, 0.0], |r, &[v, g]| {
+                            [r[0].min(v), r[1].max(v), r[2].min(g), r[3].max(g)]
+                        });
+                    coarse.insert((m, brick), r);
+                }
+            }
+        }
+        // Finest blocks served by coarse bricks.
+        let per = finest.blocks_per_brick();
+        for i in 0..finest.brick_count() {
+            let m = plan.choice[i];
+            if m == 0 {
+                continue;
+            }
+            let b0 = [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])];
+            let r = coarse[&(m, maps[m].brick_for(&finest, b0))];
+            for z in 0..per[2] {
+                for y in 0..per[1] {
+                    for x in 0..per[0] {
+                        let block = [b0[0] * per[0] + x, b0[1] * per[1] + y, b0[2] * per[2] + z];
+                        if (0..3).all(|a| block[a] < finest.blocks[a]) {
+                            ranges[finest.block_index(block)] = r;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(BlockRanges { ranges })
+    })?;
+    renderer.set_coarse_levels(
+        maps.iter()
+            .filter(|m| m.level > 0)
+            .map(|m| (m.level, m.params()))
+            .collect(),
+    );
+    renderer.set_gradient_report(gradient(with_gradient));
+    let mut per_level: HashMap<usize, usize> = HashMap::new();
+    for &m in &plan.choice {
+        *per_level.entry(maps[m].level).or_default() += 1;
+    }
+    let mut bricks_per_level: Vec<(usize, usize)> = per_level.into_iter().collect();
+    bricks_per_level.sort();
+    let report = LodReport {
+        bricks_per_level,
+        slots: plan.wanted.len(),
+        over_budget: plan.over_budget,
+    };
+    Ok((renderer, tf, report))
+}

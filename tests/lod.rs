@@ -1,0 +1,168 @@
+//! Levels of detail from an OME-Zarr pyramid: the plan gives no brick a coarser level than one
+//! that looks smaller, keeps within the slots it is given, and coarsens rather than fails; a
+//! render whose plan keeps every brick at full resolution matches the whole volume's; a render
+//! under a small GPU budget mixes levels, keeps the pool within the budget and leaves no pixel
+//! transparent where the full-resolution render is opaque.
+
+mod common;
+
+use std::path::Path;
+
+use common::sample_data_dir;
+use gradvol::camera::Camera;
+use gradvol::render::layout::BrickLayout;
+use gradvol::render::lod::{level_maps, plan};
+use gradvol::render::params::Geometry;
+use gradvol::volume::synthetic::ct_phantom;
+
+fn gradvol(args: &[&str]) -> std::process::Output {
+    common::run_gradvol(env!("CARGO_BIN_EXE_gradvol"), args)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+use common::summary;
+
+#[test]
+fn the_plan_refines_what_looks_larger_and_keeps_within_its_slots() {
+    // 600 voxels a side: three levels (600, 300, 150).
+    let volume = ct_phantom([600, 600, 40], [0.5, 0.5, 0.5], 0.0);
+    let (_dir, pyramid) = common::store_of(&volume, 32, 1);
+    let s0 = pyramid.level(0).clone();
+    let finest = BrickLayout::new(s0.dims, s0.spacing, Some(32));
+    let maps = level_maps(&pyramid, &finest);
+    assert_eq!(maps.iter().map(|m| m.level).collect::<Vec<_>>(), [0, 1, 2]);
+    // Level 1's voxel i sits at level 0's 2i + 0.5.
+    assert_eq!(maps[1].scale, [0.5; 3]);
+    assert_eq!(maps[1].offset, [-0.25; 3]);
+    let (world, _) = pyramid.world_from_voxel(0);
+    let geometry = Geometry {
+        dims: s0.dims,
+        spacing: s0.spacing,
+        world_from_voxel: world,
+    };
+    // Close and tilted: near bricks look several times larger than far ones.
+    let camera = Camera {
+        zoom: 2.5,
+        elevation_deg: 60.0,
+        ..Default::default()
+    };
+    let all = finest.brick_count();
+    let free = plan(&maps, &geometry, &camera, [800, 800], usize::MAX, 1.0);
+    assert!(!free.over_budget);
+    for slots in [all / 2, all / 8, 40, 1] {
+        let p = plan(&maps, &geometry, &camera, [800, 800], slots, 1.0);
+        assert!(
+            p.wanted.len() <= slots || p.over_budget,
+            "{} bricks for {slots} slots",
+            p.wanted.len()
+        );
+        if p.over_budget {
+            assert!(
+                p.choice.iter().all(|&c| c == maps.len() - 1),
+                "coarsest first"
+            );
+        }
+        // Never finer than without a budget; and the budget only coarsens.
+        for (c, f) in p.choice.iter().zip(&free.choice) {
+            assert!(c >= f);
+        }
+        // Every wanted brick serves some finest brick, and every finest brick is served.
+        let b = finest.bricks;
+        for (i, &c) in p.choice.iter().enumerate() {
+            let b0 = [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])];
+            let key = (c, maps[c].brick_for(&finest, b0));
+            assert!(p.wanted.contains(&key));
+        }
+    }
+    // Zoomed out to a small image, everything comes from a coarser level.
+    let far = plan(
+        &maps,
+        &geometry,
+        &Camera::default(),
+        [64, 64],
+        usize::MAX,
+        1.0,
+    );
+    assert!(far.choice.iter().all(|&c| c > 0));
+}
+
+/// Decoded pixels of two PNGs: (largest channel difference, mean difference).
+fn difference(a: &Path, b: &Path) -> (u8, f64) {
+    let (x, y) = (
+        gradvol::png_io::read_png(a).unwrap(),
+        gradvol::png_io::read_png(b).unwrap(),
+    );
+    let d: Vec<u8> = x
+        .rgba
+        .iter()
+        .zip(&y.rgba)
+        .map(|(p, q)| p.abs_diff(*q))
+        .collect();
+    let max = d.iter().copied().max().unwrap_or(0);
+    (
+        max,
+        d.iter().map(|&v| v as f64).sum::<f64>() / d.len() as f64,
+    )
+}
+
+#[test]
+fn a_pyramid_renders_at_full_resolution_where_pixels_need_it_and_mixes_levels_under_a_budget() {
+    let lung = sample_data_dir().join("lung1_image.nrrd");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("lung.ome.zarr");
+    assert!(
+        gradvol(&["convert", s(&lung), "-o", s(&store)])
+            .status
+            .success()
+    );
+    let render = |input: &Path, png: &Path, extra: &[&str]| {
+        let args = ["render", s(input), "-o", s(png), "--size", "512x512"];
+        summary(&gradvol(&[&args[..], extra].concat()))
+    };
+    let bone = ["--preset", "gradvol-CT-Bone-Surface"];
+    let whole = dir.path().join("whole.png");
+    render(&lung, &whole, &bone);
+    // At 512x512 a level-0 voxel (0.57 mm in-plane) is under a pixel, level 1's is over: every
+    // brick is drawn from level 0, and the image is the whole volume's but for the sampler's
+    // rounding of texture coordinates in a pool of another shape (one level in a few pixels).
+    let fine = dir.path().join("fine.png");
+    let sum = render(&store, &fine, &bone);
+    assert_eq!(sum["lod"]["bricks_per_level"], serde_json::json!([[0, 16]]));
+    let (max, mean) = difference(&whole, &fine);
+    assert!(max <= 2 && mean < 0.01, "max {max}, mean {mean}");
+
+    // 40 MiB holds 11 of the 16 level-0 bricks' slots: the smallest-looking bricks come from
+    // level 1. Without gradient opacity, a coarse brick draws what the fine one drew, more
+    // coarsely: no pixel the full render covers is left transparent.
+    let plain = ["--transparent"];
+    let whole_t = dir.path().join("whole-t.png");
+    render(&lung, &whole_t, &plain);
+    let mixed = dir.path().join("mixed.png");
+    let sum = render(
+        &store,
+        &mixed,
+        &[&plain[..], &["--gpu-budget", "40"]].concat(),
+    );
+    let levels = sum["lod"]["bricks_per_level"].as_array().unwrap().clone();
+    assert_eq!(levels.len(), 2, "{levels:?}");
+    assert!(sum["lod"]["slots"].as_u64().unwrap() * 131 * 131 * 50 * 4 <= 40 << 20);
+    let (a, b) = (
+        gradvol::png_io::read_png(&whole_t).unwrap(),
+        gradvol::png_io::read_png(&mixed).unwrap(),
+    );
+    let holes = a
+        .rgba
+        .chunks(4)
+        .zip(b.rgba.chunks(4))
+        .filter(|(p, q)| p[3] == 255 && q[3] == 0)
+        .count();
+    assert_eq!(holes, 0, "pixels the full render covers are drawn");
+    let (_, mean) = difference(&whole_t, &mixed);
+    assert!(
+        mean < 8.0,
+        "the mixed image stays close: mean difference {mean}"
+    );
+}
