@@ -555,6 +555,7 @@ fn run(cli: Cli) -> Result<()> {
             let options = gradvol::viewer::ViewOptions {
                 volume: args.volume.clone(),
                 raw: args.raw.raw_spec()?,
+                level: args.raw.level,
                 session,
                 screenshot: args.screenshot.clone(),
                 exit_after_frames: args.exit_after_frames,

@@ -63,6 +63,7 @@ fn open(h: &mut Harness<'_, Viewer>, path: &Path) {
     let source = Source::File {
         path: path.to_path_buf(),
         raw: None,
+        level: None,
     };
     h.state_mut().apply(Action::Open(source));
 }
@@ -196,4 +197,24 @@ fn a_screenshot_runs_in_the_background_and_a_cancelled_one_leaves_no_file() {
         .collect();
     assert!(!large.exists(), "a cancelled screenshot was written");
     assert_eq!(left.len(), 2, "files left behind: {left:?}");
+}
+
+#[test]
+fn an_ome_zarr_level_opens_in_the_viewer() {
+    let mut h = viewer();
+    let volume = gradvol::volume::synthetic::ct_phantom([300, 40, 30], [1.0; 3], 0.0);
+    let (dir, pyramid) = common::store_of(&volume, 32, 1);
+    assert_eq!(pyramid.level_count(), 2);
+    let store = dir.path().join("v.ome.zarr");
+    let source = Source::File {
+        path: store,
+        raw: None,
+        level: Some(1),
+    };
+    h.state_mut().apply(Action::Open(source));
+    settle(&mut h);
+    let v = h.state();
+    let shown = &v.doc.shown.as_ref().unwrap().volume;
+    assert_eq!(shown.dims, [150, 20, 15], "{}", v.status);
+    assert_eq!(shown.pyramid.as_ref().unwrap().level, 1);
 }

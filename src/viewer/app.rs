@@ -36,6 +36,8 @@ pub struct ViewOptions {
     pub volume: Option<PathBuf>,
     /// How to read a headerless volume file.
     pub raw: Option<RawSpec>,
+    /// The OME-Zarr level to read (`None`: the finest within the whole-read limit).
+    pub level: Option<usize>,
     /// Where the session lives; `None` keeps no session.
     pub session: Option<PathBuf>,
     /// Save a screenshot of the whole window once `exit_after_frames` frames were shown.
@@ -66,6 +68,7 @@ pub struct Viewer {
     pub export_job: Option<Job<f64>>,
     pub status: String,
     pub(crate) raw: Option<RawSpec>,
+    pub(crate) level: Option<usize>,
     pub(crate) session: Option<PathBuf>,
     pub(crate) saved: Option<Scene>,
     pub(crate) changed_at: Option<Instant>,
@@ -123,11 +126,11 @@ impl Viewer {
         // session had none and none is named).
         let (source, template) = match (&volume, &saved) {
             (Some(path), Some(s)) if s.volume.as_ref() == Some(path) => {
-                (file(path, &options.raw), Some(s.clone()))
+                (file(path, &options.raw, options.level), Some(s.clone()))
             }
-            (Some(path), _) => (file(path, &options.raw), None),
+            (Some(path), _) => (file(path, &options.raw, options.level), None),
             (None, Some(s)) => match &s.volume {
-                Some(path) => (file(path, &None), Some(s.clone())),
+                Some(path) => (file(path, &None, None), Some(s.clone())),
                 None => (Source::Demo, Some(s.clone())),
             },
             (None, None) => (Source::Demo, None),
@@ -146,6 +149,7 @@ impl Viewer {
             export_job: None,
             status: "starting".into(),
             raw: options.raw.clone(),
+            level: options.level,
             session: options.session.clone(),
             saved,
             changed_at: None,
@@ -181,14 +185,15 @@ impl Viewer {
             Action::Open(source) => self.start_open(source, None, false),
             Action::OpenDialog { folder } => {
                 if let Some(path) = open_dialog(folder) {
-                    self.start_open(file(&path, &None), None, false);
+                    self.start_open(file(&path, &None, None), None, false);
                 }
             }
             Action::Reload => {
                 if let Some(path) = self.doc.shown.as_ref().and_then(|s| s.path.clone()) {
                     let mut scene = self.doc.scene.clone();
                     scene.transfer_function = Some(self.doc.tf());
-                    self.start_open(file(&path, &self.raw.clone()), Some(scene), true);
+                    let source = file(&path, &self.raw.clone(), self.level);
+                    self.start_open(source, Some(scene), true);
                 }
             }
             Action::Preset(name) => {
@@ -414,10 +419,19 @@ impl eframe::App for Viewer {
     }
 }
 
-fn file(path: &Path, raw: &Option<RawSpec>) -> Source {
+fn file(path: &Path, raw: &Option<RawSpec>, level: Option<usize>) -> Source {
+    let remote = matches!(
+        crate::volume::zarr::Location::of(path),
+        Some(crate::volume::zarr::Location::Http(_))
+    );
     Source::File {
-        path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+        path: if remote {
+            path.to_path_buf()
+        } else {
+            std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+        },
         raw: raw.clone(),
+        level,
     }
 }
 
@@ -443,7 +457,7 @@ fn shortcuts_and_drops(ctx: &egui::Context, actions: &mut Vec<Action>) {
             .find(|p| !p.as_os_str().is_empty())
     });
     if let Some(path) = dropped {
-        actions.push(Action::Open(file(&path, &None)));
+        actions.push(Action::Open(file(&path, &None, None)));
     }
 }
 

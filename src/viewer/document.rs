@@ -125,7 +125,12 @@ pub struct Shown {
 /// Where a volume comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
-    File { path: PathBuf, raw: Option<RawSpec> },
+    File {
+        path: PathBuf,
+        raw: Option<RawSpec>,
+        /// The OME-Zarr level to read.
+        level: Option<usize>,
+    },
     Demo,
 }
 
@@ -150,7 +155,7 @@ pub fn read(source: &Source, progress: &Progress) -> Result<Volume, String> {
     progress.step("reading")?;
     match source {
         Source::Demo => Ok(demo_volume()),
-        Source::File { path, raw } => {
+        Source::File { path, raw, level } => {
             let report = |done: u64, total: u64| {
                 if total > 0 {
                     progress.set_fraction(done as f64 / total as f64);
@@ -159,7 +164,7 @@ pub fn read(source: &Source, progress: &Progress) -> Result<Volume, String> {
             let options = LoadOptions {
                 raw: raw.as_ref(),
                 progress: Some(&report),
-                level: None,
+                level: *level,
             };
             volume::load(path, &options).map_err(|e| e.to_string())
         }

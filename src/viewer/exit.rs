@@ -85,6 +85,7 @@ impl Viewer {
             Ok(Some(Request::Open(path))) => self.apply(Action::Open(Source::File {
                 path: std::path::absolute(&path).unwrap_or(path),
                 raw: None,
+                level: None,
             })),
             Ok(None) => {}
             Err(e) => {
