@@ -3,7 +3,8 @@
 //! store read brick by brick, with its peak host and GPU memory. Stores: the chest CT and the
 //! 100-Mvoxel CT converted by `gradvol convert`, and a sparse 16384 x 16384 x 8192 uint16 store
 //! (4 TiB logical; five balls of radius 256 voxels, only the chunks they touch written, every
-//! level present). Run with `cargo bench --bench zarr` after scripts/fetch-sample-data.sh.
+//! level present) drawn with levels of detail. Run with `cargo bench --bench zarr` after
+//! scripts/fetch-sample-data.sh.
 
 mod common;
 
@@ -151,25 +152,31 @@ fn sparse(work: &Path) -> Row {
         "--size",
         "1024x1024",
     ]);
-    let [x, y, z] = [0, 1, 2].map(|a| sum["volume_dims"][a].as_u64().unwrap());
+    let levels: Vec<String> = sum["lod"]["bricks_per_level"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| format!("{} at level {}", l[1], l[0]))
+        .collect();
     Row {
         store: "sparse 16384x16384x8192 uint16 (4 TiB logical)".into(),
         figures: vec![
             (
-                "write (chunks touched by the balls, all levels)".into(),
+                "write (chunks touched by five balls, all levels)".into(),
                 format!("{write_s:.1} s, {chunks} chunks"),
             ),
             (
-                "render 1024x1024, default budgets: first complete image".into(),
+                "render 1024x1024, levels of detail, default budgets: first complete image".into(),
                 format!(
-                    "{wall:.1} s (level {} of {}: {x}x{y}x{z})",
-                    sum["level"], sum["levels"]
+                    "{wall:.1} s ({} slots; finest bricks: {})",
+                    sum["lod"]["slots"],
+                    levels.join(", ")
                 ),
             ),
             (
                 "peak host / GPU memory".into(),
                 format!(
-                    "{:.0} MB / {:.0} MB (budgets 1024 / 2048 MiB)",
+                    "{:.0} MB / {:.0} MB (budgets 1024 / 1024 MiB)",
                     sum["peak_host_mb"].as_f64().unwrap(),
                     sum["gpu_bytes"].as_f64().unwrap() / 1e6
                 ),
