@@ -76,6 +76,13 @@ enum Command {
         /// Compression of each chunk.
         #[arg(long, value_enum, default_value = "zstd")]
         codec: volume::zarr::Codec,
+        /// Also store |grad f| by this operator, max-pooled down the pyramid, so that a surface
+        /// drawn from a coarse level keeps its gradient opacity; none stores only the image.
+        #[arg(long, value_name = "OPERATOR", default_value = "central")]
+        gradient: String,
+        /// Gaussian sigma in mm, with --gradient gaussian (default 1).
+        #[arg(long, value_name = "MM")]
+        sigma_mm: Option<f64>,
     },
     /// List the built-in transfer-function presets.
     Presets {
@@ -571,11 +578,26 @@ fn run(cli: Cli) -> Result<()> {
             chunk,
             shard,
             codec,
+            gradient,
+            sigma_mm,
         } => {
+            let gradient = match gradient.as_str() {
+                "none" if sigma_mm.is_some() => bail!("--sigma-mm needs --gradient gaussian"),
+                "none" => None,
+                name => {
+                    let op: OperatorArg = clap::ValueEnum::from_str(name, true).map_err(|_| {
+                        anyhow::anyhow!(
+                            "--gradient takes central, sobel, gaussian or none, not {name}"
+                        )
+                    })?;
+                    Some(op.operator(sigma_mm)?)
+                }
+            };
             let options = volume::zarr::ConvertOptions {
                 chunk,
                 shard,
                 codec,
+                gradient,
             };
             commands::convert::run(&input.load()?, &output, options)
         }

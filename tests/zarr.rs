@@ -12,7 +12,8 @@ use std::process::{Command, Output};
 use common::http::{Faults, Server};
 use common::{Rng, random_voxels, sample_data_dir};
 use glam::{DMat3, DVec3};
-use gradvol::volume::zarr::{Codec, ConvertOptions, convert};
+use gradvol::gradient::{Operator, cpu};
+use gradvol::volume::zarr::{Codec, ConvertOptions, Location, Pyramid, convert};
 use gradvol::volume::{self, DType, Decoded, Format, LoadOptions, Space, Volume, VoxelData};
 
 fn gradvol(args: &[&str]) -> Output {
@@ -142,6 +143,8 @@ fn convert_round_trips_voxels_frame_and_levels_for_every_codec() {
             chunk,
             shard,
             codec,
+            // One case stores |grad f| too.
+            gradient: (dtype == DType::Int16).then_some(Operator::Central),
         };
         convert(&source, &out, options, &|_, _| {}).unwrap();
         let what = format!("{dtype} {codec:?} chunk {chunk} shard {shard}");
@@ -179,6 +182,33 @@ fn convert_round_trips_voxels_frame_and_levels_for_every_codec() {
         let axes = coarse.directions();
         assert!((axes.x_axis - source.directions().x_axis).length() < 1e-12);
         assert_eq!(coarse.spacing, source.spacing.map(|s| s * 2.0), "{what}");
+
+        // The stored |grad f|: level 0 is the CPU path's, bit for bit; level 1 the largest of
+        // each 2x2x2 box.
+        let pyramid = Pyramid::open(&Location::Folder(out.clone())).unwrap();
+        if options.gradient.is_none() {
+            assert_eq!(pyramid.stored_gradient(), None);
+            continue;
+        }
+        assert_eq!(pyramid.stored_gradient(), Some(Operator::Central));
+        let whole = cpu::gradient_magnitude(&source, Operator::Central);
+        let all = |d: [usize; 3]| d.map(|n| 0..n as u64);
+        let g0 = pyramid.read_gradient_region(0, all(dims)).unwrap();
+        assert!(g0 == whole, "{what}: stored level 0 |grad f|");
+        let g1 = pyramid.read_gradient_region(1, all(d)).unwrap();
+        let [nx, ny, nz] = dims;
+        for (i, &got) in g1.iter().enumerate() {
+            let [x, y, z] = [i % d[0], (i / d[0]) % d[1], i / (d[0] * d[1])];
+            let mut want = f32::MIN;
+            for k in 2 * z..(2 * z + 2).min(nz) {
+                for j in 2 * y..(2 * y + 2).min(ny) {
+                    for h in 2 * x..(2 * x + 2).min(nx) {
+                        want = want.max(whole[h + nx * (j + ny * k)]);
+                    }
+                }
+            }
+            assert_eq!(got, want, "{what}: level 1 |grad f| at {i}");
+        }
     }
 }
 
@@ -197,6 +227,7 @@ fn convert_refuses_an_existing_output_and_bad_options_leaving_nothing() {
             chunk,
             shard,
             codec: Codec::Zstd,
+            gradient: None,
         };
         assert!(convert(&v, &other, options, &|_, _| {}).is_err());
     }
@@ -296,6 +327,7 @@ fn a_store_over_http_reads_as_the_folder_does() {
         chunk: 16,
         shard: 2,
         codec: Codec::Zstd,
+        gradient: None,
     };
     convert(&v, &out, options, &|_, _| {}).unwrap();
     let server = Server::start(dir.path(), Faults::default());
@@ -435,6 +467,7 @@ fn broken_stores_are_refused_with_one_line_naming_them() {
             chunk: 16,
             shard: 1,
             codec: Codec::Zstd,
+            gradient: None,
         };
         convert(&v, &out, options, &|_, _| {}).unwrap();
         out

@@ -248,6 +248,16 @@ impl<'a> StoreBricks<'a> {
         let rdims = [0, 1, 2].map(|a| end[a] - first[a]);
         let (data, gradient) = match self.operator {
             None => (data, None),
+            // A coarse level of a store that keeps |grad f| max-pooled from full resolution:
+            // a boundary keeps its gradient opacity however far it is drawn from.
+            Some(op) if self.level > 0 && self.pyramid.stored_gradient() == Some(op) => {
+                let ranges = [0, 1, 2].map(|a| first[a] as u64..end[a] as u64);
+                let g = self
+                    .pyramid
+                    .read_gradient_region(self.level, ranges)
+                    .map_err(|e| e.to_string())?;
+                (data, Some(g))
+            }
             Some(op) => {
                 // The CPU path on the region as a volume of its own (no range scan: unused).
                 let decoded = Decoded {

@@ -448,6 +448,7 @@ pub fn store_of(
         chunk,
         shard,
         codec: Codec::Zstd,
+        gradient: None,
     };
     convert(volume, &store, options, &|_, _| {}).unwrap();
     let pyramid = Pyramid::open(&Location::Folder(store)).unwrap();

@@ -103,6 +103,19 @@ pub struct Frame {
     /// The format the volume was converted from.
     #[serde(default)]
     pub source_format: Option<String>,
+    /// A |grad f| pyramid stored beside the image, if `convert` wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gradient: Option<StoredGradient>,
+}
+
+/// |grad f| of level 0 by `operator`, in data units per mm, and for every coarser level the
+/// largest of the 2 x 2 x 2 values below: float32 arrays `path/0`, `path/1`, ... on the image's
+/// grids. Drawn from a coarse level, a boundary keeps the |grad f| it has at full resolution.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct StoredGradient {
+    #[serde(flatten)]
+    pub operator: crate::gradient::Operator,
+    pub path: String,
 }
 
 /// Finds the multiscales list in a group's attributes: under "ome" (0.5) or at the top (0.4).

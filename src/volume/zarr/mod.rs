@@ -125,6 +125,11 @@ pub struct Pyramid {
     notes: Vec<String>,
     /// The retrying reader of a remote store, for its counts.
     retrying: Option<Arc<retry::Retrying>>,
+    /// A stored |grad f| pyramid (`convert --gradient`): its operator and one array a level.
+    gradient: Option<(
+        crate::gradient::Operator,
+        Vec<Array<dyn ReadableStorageTraits>>,
+    )>,
 }
 
 impl std::fmt::Debug for Pyramid {
@@ -252,6 +257,27 @@ impl Pyramid {
             });
         }
         check_pyramid(&levels)?;
+        let gradient = match frame.as_ref().and_then(|f| f.gradient.as_ref()) {
+            None => None,
+            Some(stored) => {
+                let mut arrays = Vec::with_capacity(levels.len());
+                for (l, level) in levels.iter().enumerate() {
+                    let path = join(&group_path, &format!("{}/{l}", stored.path));
+                    let array = Array::open(storage.clone(), &path).map_err(|e| {
+                        ErrorKind::invalid(format!("cannot open the stored |grad f| {path} ({e})"))
+                    })?;
+                    if array.shape() != level.array.shape()
+                        || *array.data_type() != data_type::float32()
+                    {
+                        return Err(ErrorKind::invalid(format!(
+                            "the stored |grad f| {path} is not float32 on level {l}'s grid"
+                        )));
+                    }
+                    arrays.push(array);
+                }
+                Some((stored.operator, arrays))
+            }
+        };
         for (name, dim) in &layout.others {
             let n = levels[0].array.shape()[*dim];
             if n > 1 {
@@ -266,7 +292,28 @@ impl Pyramid {
             frame,
             notes,
             retrying,
+            gradient,
         })
+    }
+
+    /// The operator of the stored |grad f| pyramid, if the store has one.
+    pub fn stored_gradient(&self) -> Option<crate::gradient::Operator> {
+        self.gradient.as_ref().map(|(op, _)| *op)
+    }
+
+    /// `region` of `level`'s stored |grad f| (x, y, z voxel ranges), x fastest.
+    pub fn read_gradient_region(
+        &self,
+        level: usize,
+        region: [Range<u64>; 3],
+    ) -> Result<Vec<f32>, ErrorKind> {
+        let Some((_, arrays)) = &self.gradient else {
+            return Err(ErrorKind::invalid("the store holds no |grad f|"));
+        };
+        let ranges = self.ranges(&region);
+        arrays[level]
+            .retrieve_array_subset(&ranges)
+            .map_err(|e| ErrorKind::Corrupt(format!("stored |grad f|, level {level}: {e}")))
     }
 
     /// Reads that succeeded only on a later try, and reads that failed every try (a remote

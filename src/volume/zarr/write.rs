@@ -18,7 +18,8 @@ use zarrs::array::{ArrayBuilder, BytesToBytesCodecTraits, DataType, data_type};
 use zarrs::filesystem::FilesystemStore;
 use zarrs::group::GroupBuilder;
 
-use super::meta::{Axis, Dataset, Frame, Multiscale, Transform};
+use super::meta::{Axis, Dataset, Frame, Multiscale, StoredGradient, Transform};
+use crate::gradient::{Operator, cpu};
 use crate::volume::{Scalar, Volume, VoxelData};
 
 /// The pyramid stops at the first level whose every side is at most this.
@@ -41,6 +42,8 @@ pub struct ConvertOptions {
     /// Chunks per shard side; 1 writes every chunk as a file of its own.
     pub shard: usize,
     pub codec: Codec,
+    /// Also store |grad f| by this operator, max-pooled down the pyramid.
+    pub gradient: Option<Operator>,
 }
 
 impl Default for ConvertOptions {
@@ -49,6 +52,7 @@ impl Default for ConvertOptions {
             chunk: 64,
             shard: 4,
             codec: Codec::Zstd,
+            gradient: Some(Operator::Central),
         }
     }
 }
@@ -113,6 +117,9 @@ impl Voxel for f64 {
     }
 }
 
+/// How a level is made from the one before: its voxels and dimensions.
+type Reduce<T> = fn(&[T], [usize; 3]) -> (Vec<T>, [usize; 3]);
+
 /// The 2x2x2 mean of `src` (x fastest), and its dimensions.
 fn halve<T: Voxel>(src: &[T], dims: [usize; 3]) -> (Vec<T>, [usize; 3]) {
     let [nx, ny, nz] = dims;
@@ -138,6 +145,34 @@ fn halve<T: Voxel>(src: &[T], dims: [usize; 3]) -> (Vec<T>, [usize; 3]) {
                         }
                     }
                     *v = T::from_f64(if n > 0 { sum / n as f64 } else { f64::NAN });
+                }
+            }
+        });
+    (values, out)
+}
+
+/// The largest of each 2x2x2 box of `src` (NaN ignored; a partial box at a far edge takes what it
+/// has), and its dimensions.
+fn max_pool(src: &[f32], dims: [usize; 3]) -> (Vec<f32>, [usize; 3]) {
+    let [nx, ny, nz] = dims;
+    let out = dims.map(|d| d.div_ceil(2));
+    let [mx, my, _] = out;
+    let mut values = vec![0f32; out.iter().product()];
+    values
+        .par_chunks_mut(mx * my)
+        .enumerate()
+        .for_each(|(k, plane)| {
+            for (j, row) in plane.chunks_exact_mut(mx).enumerate() {
+                for (i, v) in row.iter_mut().enumerate() {
+                    let mut m = f32::NAN;
+                    for z in 2 * k..(2 * k + 2).min(nz) {
+                        for y in 2 * j..(2 * j + 2).min(ny) {
+                            for x in 2 * i..(2 * i + 2).min(nx) {
+                                m = m.max(src[x + nx * (y + ny * z)]);
+                            }
+                        }
+                    }
+                    *v = m;
                 }
             }
         });
@@ -238,14 +273,26 @@ impl Writer<'_> {
 
     /// Writes every level from `data` down; returns each level's dimensions.
     fn pyramid<T: Voxel>(&self, data: &[T], dims: [usize; 3]) -> Result<Vec<[usize; 3]>, String> {
+        self.pyramid_with("", data, dims, halve)
+    }
+
+    /// Writes every level from `data` down at `prefix/0`, `prefix/1`, ..., each made from the
+    /// one before by `reduce`; returns each level's dimensions.
+    fn pyramid_with<T: Voxel>(
+        &self,
+        prefix: &str,
+        data: &[T],
+        dims: [usize; 3],
+        reduce: Reduce<T>,
+    ) -> Result<Vec<[usize; 3]>, String> {
         let mut levels = vec![dims];
-        self.level("/0", data, dims)?;
+        self.level(&format!("{prefix}/0"), data, dims)?;
         let mut current: Option<Vec<T>> = None;
         let mut d = dims;
         while d.iter().any(|&n| n > COARSEST_SIDE) {
             let src = current.as_deref().unwrap_or(data);
-            let (next, nd) = halve(src, d);
-            self.level(&format!("/{}", levels.len()), &next, nd)?;
+            let (next, nd) = reduce(src, d);
+            self.level(&format!("{prefix}/{}", levels.len()), &next, nd)?;
             levels.push(nd);
             current = Some(next);
             d = nd;
@@ -306,12 +353,13 @@ pub fn convert(
         .tempdir_in(&parent)
         .map_err(|e| fail(e.to_string()))?;
     let store = Arc::new(FilesystemStore::new(temp.path()).map_err(|e| fail(e.to_string()))?);
+    let passes = if options.gradient.is_some() { 2 } else { 1 };
     let writer = Writer {
         store: store.clone(),
         options,
         progress,
         done: Default::default(),
-        total: pyramid_voxels(volume.dims),
+        total: passes * pyramid_voxels(volume.dims),
     };
     let levels = match &volume.data {
         VoxelData::Int8(v) => writer.pyramid(v, volume.dims),
@@ -324,7 +372,22 @@ pub fn convert(
         VoxelData::Double(v) => writer.pyramid(v, volume.dims),
     }
     .map_err(fail)?;
-    let attributes = group_attributes(volume, &levels).map_err(fail)?;
+    let stored = match options.gradient {
+        None => None,
+        Some(operator) => {
+            if let Operator::Gaussian { sigma_mm } = operator {
+                cpu::check_gaussian(volume.dims, volume.spacing, sigma_mm)
+                    .map_err(ConvertError::Options)?;
+            }
+            let path = format!("gradient/{}", operator.name());
+            let g = cpu::gradient_magnitude(volume, operator);
+            writer
+                .pyramid_with(&format!("/{path}"), &g, volume.dims, max_pool)
+                .map_err(fail)?;
+            Some(StoredGradient { operator, path })
+        }
+    };
+    let attributes = group_attributes(volume, &levels, stored).map_err(fail)?;
     let mut group = GroupBuilder::new()
         .build(store, "/")
         .map_err(|e| fail(e.to_string()))?;
@@ -390,10 +453,12 @@ pub(crate) fn pyramid_attributes(
     Ok(map)
 }
 
-/// The attributes of a pyramid of `levels` levels over `volume`, with its frame.
+/// The attributes of a pyramid of `levels` levels over `volume`, with its frame and the stored
+/// |grad f| pyramid, if any.
 fn group_attributes(
     volume: &Volume,
     levels: &[[usize; 3]],
+    gradient: Option<StoredGradient>,
 ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     let o = volume.origin();
     let frame = Frame {
@@ -401,6 +466,7 @@ fn group_attributes(
         directions: volume.directions().to_cols_array_2d(),
         origin: o.to_array(),
         source_format: Some(volume.format.name().to_owned()),
+        gradient,
     };
     pyramid_attributes(volume.spacing, o.to_array(), levels.len(), Some(frame))
 }
@@ -422,6 +488,14 @@ mod tests {
         assert_eq!(out, vec![2.0]);
         let (out, _) = halve(&[250u8, 255], [2, 1, 1]);
         assert_eq!(out, vec![253], "253 rounds from 252.5 away from zero");
+    }
+
+    #[test]
+    fn max_pooling_keeps_the_largest_and_ignores_nan() {
+        let src = [1.0, 5.0, f32::NAN, 2.0, 3.0, 4.0];
+        let (out, dims) = max_pool(&src, [3, 2, 1]);
+        assert_eq!(dims, [2, 1, 1]);
+        assert_eq!(out, vec![5.0, 4.0]);
     }
 
     #[test]
