@@ -153,54 +153,55 @@ pub fn find_multiscale(
 }
 
 /// Millimetres in one unit of an OME-Zarr space axis; `None` for a unit gradvol does not know.
+/// Metric units are exact powers of ten (the nearest double to 10^k, not a product of two).
 pub fn unit_to_mm(unit: &str) -> Option<f64> {
-    let base = |prefix: &str| -> Option<f64> {
-        Some(match prefix {
-            "yotta" => 1e24,
-            "zetta" => 1e21,
-            "exa" => 1e18,
-            "peta" => 1e15,
-            "tera" => 1e12,
-            "giga" => 1e9,
-            "mega" => 1e6,
-            "kilo" => 1e3,
-            "hecto" => 1e2,
-            "deca" => 1e1,
-            "" => 1.0,
-            "deci" => 1e-1,
-            "centi" => 1e-2,
-            "milli" => 1e-3,
-            "micro" => 1e-6,
-            "nano" => 1e-9,
-            "pico" => 1e-12,
-            "femto" => 1e-15,
-            "atto" => 1e-18,
-            "zepto" => 1e-21,
-            "yocto" => 1e-24,
+    let power_of_ten = |k: i32| format!("1e{k}").parse::<f64>().ok();
+    let prefix = |p: &str| -> Option<i32> {
+        Some(match p {
+            "yotta" => 24,
+            "zetta" => 21,
+            "exa" => 18,
+            "peta" => 15,
+            "tera" => 12,
+            "giga" => 9,
+            "mega" => 6,
+            "kilo" => 3,
+            "hecto" => 2,
+            "deca" => 1,
+            "" => 0,
+            "deci" => -1,
+            "centi" => -2,
+            "milli" => -3,
+            "micro" => -6,
+            "nano" => -9,
+            "pico" => -12,
+            "femto" => -15,
+            "atto" => -18,
+            "zepto" => -21,
+            "yocto" => -24,
             _ => return None,
         })
     };
     let u = unit.trim().to_ascii_lowercase();
-    let metres = match u.as_str() {
-        "angstrom" => 1e-10,
-        "inch" => 0.0254,
-        "foot" => 0.3048,
-        "yard" => 0.9144,
-        "mile" => 1609.344,
-        "parsec" => 3.0857e16,
-        "mm" => 1e-3,
-        "um" | "µm" => 1e-6,
-        "nm" => 1e-9,
-        "cm" => 1e-2,
-        "m" => 1.0,
+    match u.as_str() {
+        "angstrom" => power_of_ten(-7),
+        "inch" => Some(25.4),
+        "foot" => Some(304.8),
+        "yard" => Some(914.4),
+        "mile" => Some(1_609_344.0),
+        "parsec" => Some(3.0857e19),
+        "mm" => Some(1.0),
+        "um" | "µm" => power_of_ten(-3),
+        "nm" => power_of_ten(-6),
+        "cm" => Some(10.0),
+        "m" => Some(1000.0),
         _ => {
             let stem = u
                 .strip_suffix("meter")
                 .or_else(|| u.strip_suffix("metre"))?;
-            base(stem)?
+            power_of_ten(prefix(stem)? + 3)
         }
-    };
-    Some(metres * 1e3)
+    }
 }
 
 /// Where the axes of an array are: the indices of the non-spatial ones (time, channel) and of the
@@ -355,7 +356,8 @@ mod tests {
         assert_eq!(unit_to_mm("nanometer"), Some(1e-6));
         assert_eq!(unit_to_mm("centimeter"), Some(10.0));
         assert_eq!(unit_to_mm("meter"), Some(1000.0));
-        assert!((unit_to_mm("angstrom").unwrap() - 1e-7).abs() < 1e-20);
+        assert_eq!(unit_to_mm("angstrom"), Some(1e-7));
+        assert_eq!(unit_to_mm("kilometer"), Some(1e6));
         assert!((unit_to_mm("inch").unwrap() - 25.4).abs() < 1e-12);
         assert_eq!(unit_to_mm("furlong"), None);
     }
