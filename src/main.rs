@@ -59,7 +59,7 @@ enum Command {
     /// phantom) in a window with the transfer-function editor.
     View(ViewArgs),
     /// Write a volume as an OME-Zarr 0.5 pyramid (Zarr v3, levels halved until every side is
-    /// at most 256) that gradvol, napari, Fiji and zarr-python open; the source's anatomical
+    /// at most 256) that gradvol, zarr-python and ome-zarr-py open; the source's anatomical
     /// frame is kept in the store's "gradvol" attributes.
     Convert {
         #[command(flatten)]
