@@ -120,8 +120,13 @@ impl Voxel for f64 {
 /// How a level is made from the one before: its voxels and dimensions.
 type Reduce<T> = fn(&[T], [usize; 3]) -> (Vec<T>, [usize; 3]);
 
-/// The 2x2x2 mean of `src` (x fastest), and its dimensions.
-fn halve<T: Voxel>(src: &[T], dims: [usize; 3]) -> (Vec<T>, [usize; 3]) {
+/// Each 2x2x2 box of `src` (x fastest; a partial box at a far edge has fewer voxels) made one
+/// voxel by `combine` of its finite values (`None` when it has none), and the new dimensions.
+fn reduce_boxes<T: Voxel>(
+    src: &[T],
+    dims: [usize; 3],
+    combine: impl Fn(&[f64]) -> f64 + Sync,
+) -> (Vec<T>, [usize; 3]) {
     let [nx, ny, nz] = dims;
     let out = dims.map(|d| d.div_ceil(2));
     let [mx, my, _] = out;
@@ -130,53 +135,39 @@ fn halve<T: Voxel>(src: &[T], dims: [usize; 3]) -> (Vec<T>, [usize; 3]) {
         .par_chunks_mut(mx * my)
         .enumerate()
         .for_each(|(k, plane)| {
+            let mut finite = Vec::with_capacity(8);
             for (j, row) in plane.chunks_exact_mut(mx).enumerate() {
                 for (i, v) in row.iter_mut().enumerate() {
-                    let (mut sum, mut n) = (0.0, 0u32);
+                    finite.clear();
                     for z in 2 * k..(2 * k + 2).min(nz) {
                         for y in 2 * j..(2 * j + 2).min(ny) {
                             for x in 2 * i..(2 * i + 2).min(nx) {
                                 let s = src[x + nx * (y + ny * z)].to_f64();
                                 if s.is_finite() {
-                                    sum += s;
-                                    n += 1;
+                                    finite.push(s);
                                 }
                             }
                         }
                     }
-                    *v = T::from_f64(if n > 0 { sum / n as f64 } else { f64::NAN });
+                    *v = T::from_f64(if finite.is_empty() {
+                        f64::NAN
+                    } else {
+                        combine(&finite)
+                    });
                 }
             }
         });
     (values, out)
 }
 
-/// The largest of each 2x2x2 box of `src` (NaN ignored; a partial box at a far edge takes what it
-/// has), and its dimensions.
+/// The 2x2x2 mean of `src` (integers rounded to nearest, NaN ignored), and its dimensions.
+fn halve<T: Voxel>(src: &[T], dims: [usize; 3]) -> (Vec<T>, [usize; 3]) {
+    reduce_boxes(src, dims, |v| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// The largest of each 2x2x2 box of `src` (NaN ignored), and its dimensions.
 fn max_pool(src: &[f32], dims: [usize; 3]) -> (Vec<f32>, [usize; 3]) {
-    let [nx, ny, nz] = dims;
-    let out = dims.map(|d| d.div_ceil(2));
-    let [mx, my, _] = out;
-    let mut values = vec![0f32; out.iter().product()];
-    values
-        .par_chunks_mut(mx * my)
-        .enumerate()
-        .for_each(|(k, plane)| {
-            for (j, row) in plane.chunks_exact_mut(mx).enumerate() {
-                for (i, v) in row.iter_mut().enumerate() {
-                    let mut m = f32::NAN;
-                    for z in 2 * k..(2 * k + 2).min(nz) {
-                        for y in 2 * j..(2 * j + 2).min(ny) {
-                            for x in 2 * i..(2 * i + 2).min(nx) {
-                                m = m.max(src[x + nx * (y + ny * z)]);
-                            }
-                        }
-                    }
-                    *v = m;
-                }
-            }
-        });
-    (values, out)
+    reduce_boxes(src, dims, |v| v.iter().copied().fold(f64::MIN, f64::max))
 }
 
 /// The voxels of the chunk at `origin` (x, y, z) of side `side`, padded with zeros past the edge,
