@@ -121,6 +121,8 @@ struct ViewArgs {
     /// Window size in points.
     #[arg(long, value_name = "WxH", value_parser = parse_size, default_value = "1280x800")]
     window: [u32; 2],
+    #[command(flatten)]
+    budgets: BudgetArgs,
 }
 
 #[derive(Args, Debug)]
@@ -197,13 +199,33 @@ struct RenderArgs {
     /// Also render an N-frame orbit after the image and report the median frame time.
     #[arg(long, value_name = "N")]
     frames: Option<u32>,
+    #[command(flatten)]
+    budgets: BudgetArgs,
+}
+
+/// The memory an OME-Zarr store drawn at levels of detail may take.
+#[derive(Args, Debug)]
+struct BudgetArgs {
     /// OME-Zarr: host memory for bricks read from the store, in MiB.
-    #[arg(long, value_name = "MiB", default_value_t = 1024)]
+    #[arg(long, value_name = "MiB", default_value_t = gradvol::viewer::stream::DEFAULT_CACHE_MIB)]
     cache: usize,
     /// OME-Zarr: GPU memory the brick pool may take, in MiB. Without --level each brick is
     /// drawn from the level whose voxels are about a pixel, coarser where the budget says.
-    #[arg(long, value_name = "MiB", default_value_t = 1024)]
+    #[arg(
+        long,
+        value_name = "MiB",
+        default_value_t = gradvol::viewer::stream::DEFAULT_GPU_BUDGET_MIB
+    )]
     gpu_budget: u64,
+}
+
+impl BudgetArgs {
+    fn bytes(&self) -> gradvol::viewer::stream::Budgets {
+        gradvol::viewer::stream::Budgets {
+            cache_bytes: self.cache.saturating_mul(1 << 20),
+            gpu_bytes: self.gpu_budget.saturating_mul(1 << 20),
+        }
+    }
 }
 
 impl RenderArgs {
@@ -499,8 +521,8 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(location) = volume::zarr::Location::of(&path) {
                 let options = commands::render::StoreOptions {
                     level: args.raw.level,
-                    cache: args.cache.saturating_mul(1 << 20),
-                    gpu_budget: args.gpu_budget.saturating_mul(1 << 20),
+                    cache: args.budgets.bytes().cache_bytes,
+                    gpu_budget: args.budgets.bytes().gpu_bytes,
                 };
                 scene.volume = Some(path.clone());
                 return commands::render::run_store(
@@ -569,6 +591,7 @@ fn run(cli: Cli) -> Result<()> {
                 script,
                 budget_ms: args.budget_ms,
                 window: args.window.map(|v| v as f32),
+                budgets: args.budgets.bytes(),
             };
             gradvol::viewer::run(options).map_err(|e| anyhow::anyhow!(e))
         }

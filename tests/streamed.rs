@@ -41,7 +41,8 @@ fn every_streamed_slot_equals_the_slot_of_the_whole_volume() {
             // Room for about three regions: the level is read and evicted as it goes.
             let cache = 3 * 22 * 22 * 22 * 6;
             let mut bricks =
-                StoreBricks::new(&pyramid, 0, layout, Some(operator), format, cache).unwrap();
+                StoreBricks::new(pyramid.clone(), 0, layout, Some(operator), format, cache)
+                    .unwrap();
             let stats = bricks.measure().unwrap();
             assert_eq!(stats.range, Some(volume.range), "{operator:?}");
             let whole_max = gradvol::render::bricks::finite_max(&whole);
@@ -77,7 +78,7 @@ fn without_gradient_opacity_the_slots_carry_no_gradient() {
     let layout = BrickLayout::new(volume.dims, volume.spacing, None);
     let format = PoolFormat::Unorm16;
     let mut bricks = StoreBricks::new(
-        &pyramid,
+        pyramid.clone(),
         0,
         layout,
         Some(Operator::Central),

@@ -218,3 +218,141 @@ fn an_ome_zarr_level_opens_in_the_viewer() {
     assert_eq!(shown.dims, [150, 20, 15], "{}", v.status);
     assert_eq!(shown.pyramid.as_ref().unwrap().level, 1);
 }
+
+/// Steps the window until `done` holds, or fails after `limit` saying `what`.
+fn step_until(
+    h: &mut Harness<'_, Viewer>,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&Viewer) -> bool,
+) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed() < limit,
+            "{what} did not happen: {}",
+            h.state().status
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_store_too_large_to_read_whole_is_refined_at_levels_of_detail_when_the_camera_rests() {
+    use gradvol::volume::zarr::sparse::{five_balls, write_sparse};
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("big.ome.zarr");
+    // 1024 x 1024 x 512 uint16 (512 Mi voxels: over the viewer's whole-read limit) in three
+    // levels; the stand-in is level 2 (256 x 256 x 128).
+    let report = write_sparse(
+        &store,
+        [1024, 1024, 512],
+        1.0,
+        &five_balls(1024.0, 80.0),
+        64,
+    )
+    .unwrap();
+    assert_eq!(report.levels, 3);
+    let mut h = viewer();
+    open(&mut h, &store);
+    settle(&mut h);
+    {
+        let shown = h.state().doc.shown.as_ref().unwrap();
+        assert_eq!(shown.volume.dims, [256, 256, 128], "{}", h.state().status);
+        assert_eq!(shown.streaming.as_ref().unwrap().stand_in, 2);
+    }
+
+    // At rest, the view is refined: bricks from a level finer than the stand-in, every
+    // finest brick drawn from some level.
+    let limit = Duration::from_secs(300);
+    step_until(&mut h, limit, "the first refinement", |v| v.view_settled());
+    let (view, lod) = {
+        let streaming = h.state().doc.shown.as_ref().unwrap().streaming.as_ref();
+        let (view, lod) = streaming.unwrap().refined.clone().expect("refined");
+        (view, lod)
+    };
+    assert_eq!(h.state().refinement.shown, 1);
+    let finest_level = lod.bricks_per_level.iter().map(|&(l, _)| l).min().unwrap();
+    assert!(finest_level < 2, "{lod:?}");
+    let drawn: usize = lod.bricks_per_level.iter().map(|&(_, n)| n).sum();
+    assert_eq!(
+        drawn,
+        8 * 8 * 4,
+        "every brick of level 0 (128 voxels a side) is drawn"
+    );
+
+    // The window's image of the refined view is what `gradvol render` draws of the store for
+    // the same scene and size: the same plan, bricks and renderer.
+    let shot = dir.path().join("viewer.png");
+    h.state_mut().apply(Action::Screenshot {
+        path: shot.clone(),
+        size: view.size,
+        transparent: false,
+    });
+    step_until(&mut h, limit, "the screenshot", |v| v.export_job.is_none());
+    let cli = dir.path().join("cli.png");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let size = format!("{}x{}", view.size[0], view.size[1]);
+    let out = common::run_gradvol(
+        env!("CARGO_BIN_EXE_gradvol"),
+        &[
+            "render",
+            &s(&store),
+            "--scene",
+            &s(&shot),
+            "--size",
+            &size,
+            "-o",
+            &s(&cli),
+        ],
+    );
+    let sum = common::summary(&out);
+    assert_eq!(
+        sum["lod"]["bricks_per_level"],
+        serde_json::to_value(&lod.bricks_per_level).unwrap(),
+        "{sum}"
+    );
+    let a = gradvol::png_io::read_png(&shot).unwrap();
+    let b = gradvol::png_io::read_png(&cli).unwrap();
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    let worst = a
+        .rgba
+        .iter()
+        .zip(&b.rgba)
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap();
+    assert!(
+        worst <= 2,
+        "the viewer's refined image differs from render's by {worst}"
+    );
+    let lit = a.rgba.chunks(4).filter(|p| p[..3] != [0, 0, 0]).count();
+    assert!(lit > 1000, "the balls show ({lit} pixels)");
+
+    // Moving on cancels nothing yet (no refinement before the camera rests); a refinement in
+    // flight is dropped the moment the view changes again, and the next rest refines anew.
+    h.state_mut().doc.scene.camera.azimuth_deg += 40.0;
+    step_until(&mut h, limit, "a refinement to start", |v| {
+        v.refinement.job.is_some()
+    });
+    h.state_mut().doc.scene.camera.azimuth_deg += 40.0;
+    h.step();
+    assert!(
+        h.state().refinement.job.is_none(),
+        "the stale refinement was dropped"
+    );
+    step_until(&mut h, limit, "the second refinement", |v| v.view_settled());
+    let streaming = h
+        .state()
+        .doc
+        .shown
+        .as_ref()
+        .unwrap()
+        .streaming
+        .as_ref()
+        .unwrap();
+    let (refined_view, _) = streaming.refined.as_ref().unwrap();
+    assert_eq!(refined_view.camera, h.state().doc.scene.camera);
+    assert_eq!(h.state().refinement.shown, 2);
+}

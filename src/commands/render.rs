@@ -1,6 +1,7 @@
 //! `gradvol render`: one image of a volume, headless, through the same renderer as the viewer.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -8,7 +9,7 @@ use gradvol::camera::Camera;
 use gradvol::gpu::Gpu;
 use gradvol::png_io::read_scene;
 use gradvol::render::layout::BrickLayout;
-use gradvol::render::lod;
+use gradvol::render::lod::{self, LodSource};
 use gradvol::render::page_table::pool_grid;
 use gradvol::render::params::{Geometry, gradient_use};
 use gradvol::render::renderer::{
@@ -18,7 +19,7 @@ use gradvol::render::streamed::StoreBricks;
 use gradvol::scene::{Blend, Scene};
 use gradvol::tf::TransferFunction;
 use gradvol::volume::zarr::{Location, Pyramid};
-use gradvol::volume::{ErrorKind, LoadError, Space, Volume};
+use gradvol::volume::{ErrorKind, LoadError, Volume};
 use serde_json::json;
 
 /// Reads a scene from a JSON file or from the metadata of a PNG gradvol wrote.
@@ -171,7 +172,7 @@ fn finish(
 fn run_lod(
     scene: &mut Scene,
     path: &Path,
-    pyramid: &Pyramid,
+    pyramid: Arc<Pyramid>,
     gpu: &Gpu,
     options: StoreOptions,
     output: &Path,
@@ -179,39 +180,17 @@ fn run_lod(
 ) -> Result<()> {
     let start = Instant::now();
     let format = pool_format(gpu, None)?;
-    let s0 = pyramid.level(0).clone();
-    let (world_from_voxel, space) = pyramid.world_from_voxel(0);
-    let geometry = Geometry {
-        dims: s0.dims,
-        spacing: s0.spacing,
-        world_from_voxel: space.to_space(Space::Lps) * world_from_voxel,
-    };
-    let finest = lod::finest_layout(s0.dims, s0.spacing);
-    let maps = lod::level_maps(pyramid, &finest);
-    let operator = scene.render.gradient;
-    let cache = options.cache / maps.len();
-    let mut supplies = maps
-        .iter()
-        .map(|m| StoreBricks::new(pyramid, m.level, m.layout, Some(operator), format, cache))
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(anyhow::Error::msg)?;
-    let slot_bytes = finest.slot_voxels() as u64 * format.bytes_per_texel();
-    let slots = (options.gpu_budget / slot_bytes).max(1) as usize;
-    let plan = lod::plan(
-        &maps,
-        &geometry,
-        &scene.camera,
-        scene.render.size,
-        slots,
-        1.0,
-    );
-    // Samples a voxel apart at the finest level drawn: finer steps only resample coarse bricks.
-    if scene.render.sample_distance_mm.is_none() {
-        let finest_drawn = plan.choice.iter().copied().min().unwrap_or(0);
-        let spacing = pyramid.level(maps[finest_drawn].level).spacing;
-        scene.render.sample_distance_mm =
-            Some(spacing.iter().copied().fold(f64::INFINITY, f64::min));
-    }
+    let dims = pyramid.level(0).dims;
+    let levels = pyramid.level_count();
+    let mut source = LodSource::new(
+        pyramid.clone(),
+        scene.render.gradient,
+        format,
+        options.cache,
+        options.gpu_budget,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let plan = source.plan(&scene.camera, scene.render.size);
     if plan.over_budget {
         eprintln!(
             "note: even the coarsest level's bricks ({}) exceed the GPU budget of {} MiB",
@@ -221,42 +200,27 @@ fn run_lod(
     }
     let blend = scene.render.blend;
     let transfer = scene.clone();
+    let mean_spacing = source.geometry().mean_spacing();
     let decide = |stats: gradvol::render::streamed::LevelStats| {
         let range = stats.range.unwrap_or([0.0, 0.0]);
-        let tf = transfer.transfer_function(geometry.mean_spacing(), range)?;
+        let tf = transfer.transfer_function(mean_spacing, range)?;
         let with_gradient = blend == Blend::Composite && gradient_use(&tf).is_none();
         Ok((tf, with_gradient))
     };
-    let threads = rayon::current_num_threads();
-    let report = |with_gradient: bool| {
-        with_gradient.then(|| GradientReport {
-            operator,
-            device: format!("cpu, per brick ({threads} threads)"),
-            ms: 0.0,
-        })
-    };
-    let (mut renderer, tf, lod) = lod::build(
-        gpu,
-        geometry,
-        &maps,
-        &mut supplies,
-        &plan,
-        &scene.render,
-        decide,
-        report,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}: {}", path.display()))?;
+    let (mut renderer, tf, lod) = source
+        .build(gpu, &plan, &scene.render, decide, &|_, _| Ok(()))
+        .map_err(|e| anyhow::anyhow!("{e}: {}", path.display()))?;
     let setup_ms = start.elapsed().as_secs_f64() * 1e3;
-    let missing: usize = supplies.iter().map(|s| s.missing().0).sum();
-    if let Some(why) = supplies.iter().find_map(|s| s.missing().1) {
+    let (missing, why) = source.missing();
+    if let Some(why) = why {
         eprintln!("warning: {missing} bricks could not be read and are drawn empty (first: {why})");
     }
     let (retried, failed) = pyramid.retries();
     let extra = json!({
-        "volume_dims": s0.dims,
+        "volume_dims": dims,
         "downsampled": false,
         "level": serde_json::Value::Null,
-        "levels": pyramid.level_count(),
+        "levels": levels,
         "lod": lod,
         "setup_ms": setup_ms,
         "bricks_missing": missing,
@@ -297,7 +261,7 @@ pub fn run_store(
     frames: Option<u32>,
 ) -> Result<()> {
     let at = |e: ErrorKind| anyhow::Error::from(LoadError::new(path, e));
-    let pyramid = Pyramid::open(location).map_err(at)?;
+    let pyramid = Arc::new(Pyramid::open(location).map_err(at)?);
     let gpu = Gpu::new()?;
     let format = pool_format(&gpu, None)?;
     let max_side = gpu.device.limits().max_texture_dimension_3d as usize;
@@ -311,7 +275,7 @@ pub fn run_store(
     };
     let count = pyramid.level_count();
     let Some(level) = options.level else {
-        return run_lod(scene, path, &pyramid, &gpu, options, output, frames);
+        return run_lod(scene, path, pyramid, &gpu, options, output, frames);
     };
     if level >= count {
         return Err(at(ErrorKind::invalid(format!(
@@ -326,17 +290,12 @@ pub fn run_store(
         );
     }
     let s = pyramid.level(level).clone();
-    let (world_from_voxel, space) = pyramid.world_from_voxel(level);
-    let geometry = Geometry {
-        dims: s.dims,
-        spacing: s.spacing,
-        world_from_voxel: space.to_space(Space::Lps) * world_from_voxel,
-    };
+    let geometry = lod::level_geometry(&pyramid, level);
     let start = Instant::now();
     let layout = BrickLayout::new(s.dims, s.spacing, None);
     let operator = scene.render.gradient;
     let mut bricks = StoreBricks::new(
-        &pyramid,
+        pyramid.clone(),
         level,
         layout,
         Some(operator),

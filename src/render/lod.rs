@@ -14,20 +14,24 @@
 //! whole coarse slot (wider than needed, never narrower).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use glam::DVec3;
 use rayon::prelude::*;
 
 use crate::camera::Camera;
 use crate::gpu::{Gpu, GpuError};
+use crate::gradient::Operator;
 use crate::render::bricks::{BlockRanges, BrickSupply, Texel, block_ranges_of, encode};
 use crate::render::layout::BrickLayout;
 use crate::render::page_table::{MAX_LEVELS, level_entry, pool_grid};
 use crate::render::params::{Geometry, LevelParams};
+use crate::render::quantise::PoolFormat;
 use crate::render::renderer::{GradientReport, Pages, Renderer};
 use crate::render::streamed::{LevelStats, StoreBricks};
 use crate::scene::RenderSettings;
 use crate::tf::TransferFunction;
+use crate::volume::Space;
 use crate::volume::zarr::Pyramid;
 
 /// Blocks of the finest level beyond which skipping is decided per brick instead (16 Mi blocks:
@@ -228,6 +232,183 @@ pub struct LodReport {
     /// Slots the pool has (the distinct bricks loaded).
     pub slots: usize,
     pub over_budget: bool,
+    /// The default distance between samples: the finest drawn level's smallest spacing.
+    pub sample_distance_mm: f64,
+}
+
+impl LodReport {
+    /// "119 bricks from levels 4-5": for status lines.
+    pub fn describe(&self) -> String {
+        let levels: Vec<usize> = self.bricks_per_level.iter().map(|&(l, _)| l).collect();
+        let span = match (levels.first(), levels.last()) {
+            (Some(a), Some(b)) if a == b => format!("level {a}"),
+            (Some(a), Some(b)) => format!("levels {a}-{b}"),
+            _ => "no level".into(),
+        };
+        let over = if self.over_budget {
+            " (over the GPU budget)"
+        } else {
+            ""
+        };
+        format!("{} bricks from {span}{over}", self.slots)
+    }
+}
+
+/// Called after each batch of bricks loaded with (loaded, wanted); an error stops the build
+/// (a cancelled job).
+pub type Watch<'a> = dyn Fn(usize, usize) -> Result<(), String> + 'a;
+
+/// The geometry of `level` of `pyramid` in LPS.
+pub fn level_geometry(pyramid: &Pyramid, level: usize) -> Geometry {
+    let s = pyramid.level(level);
+    let (world_from_voxel, space) = pyramid.world_from_voxel(level);
+    Geometry {
+        dims: s.dims,
+        spacing: s.spacing,
+        world_from_voxel: space.to_space(Space::Lps) * world_from_voxel,
+    }
+}
+
+/// A pyramid drawn at levels of detail: its drawable levels and one brick supply per level,
+/// whose host caches last from one view to the next (a new view reads only the bricks it
+/// lacks), within a host cache budget and a GPU budget of pool slots.
+#[derive(Debug)]
+pub struct LodSource {
+    pyramid: Arc<Pyramid>,
+    geometry: Geometry,
+    maps: Vec<LevelMap>,
+    supplies: Vec<StoreBricks>,
+    operator: Operator,
+    format: PoolFormat,
+    cache_bytes: usize,
+    gpu_budget: u64,
+}
+
+impl LodSource {
+    /// Levels of detail over `pyramid` with |grad f| by `operator`, bricks encoded as
+    /// `format`, `cache_bytes` of host cache shared by the levels and `gpu_budget` bytes of
+    /// pool.
+    pub fn new(
+        pyramid: Arc<Pyramid>,
+        operator: Operator,
+        format: PoolFormat,
+        cache_bytes: usize,
+        gpu_budget: u64,
+    ) -> Result<LodSource, String> {
+        let geometry = level_geometry(&pyramid, 0);
+        let finest = finest_layout(geometry.dims, geometry.spacing);
+        let maps = level_maps(&pyramid, &finest);
+        let supplies = supplies_of(&pyramid, &maps, operator, format, cache_bytes / maps.len())?;
+        Ok(LodSource {
+            pyramid,
+            geometry,
+            maps,
+            supplies,
+            operator,
+            format,
+            cache_bytes,
+            gpu_budget,
+        })
+    }
+
+    pub fn pyramid(&self) -> &Arc<Pyramid> {
+        &self.pyramid
+    }
+
+    /// The finest level's geometry, in which the renderer works.
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    pub fn maps(&self) -> &[LevelMap] {
+        &self.maps
+    }
+
+    pub fn operator(&self) -> Operator {
+        self.operator
+    }
+
+    /// Pool slots the GPU budget allows (at least one).
+    pub fn slots(&self) -> usize {
+        let slot_bytes = self.maps[0].layout.slot_voxels() as u64 * self.format.bytes_per_texel();
+        (self.gpu_budget / slot_bytes).max(1) as usize
+    }
+
+    /// The levels `camera` at `size` pixels wants, within the budget.
+    pub fn plan(&self, camera: &Camera, size: [u32; 2]) -> Plan {
+        plan(&self.maps, &self.geometry, camera, size, self.slots(), 1.0)
+    }
+
+    /// Computes |grad f| by `operator` from now on (the caches start again).
+    pub fn set_operator(&mut self, operator: Operator) -> Result<(), String> {
+        if operator != self.operator {
+            let cache = self.cache_bytes / self.maps.len();
+            self.supplies = supplies_of(&self.pyramid, &self.maps, operator, self.format, cache)?;
+            self.operator = operator;
+        }
+        Ok(())
+    }
+
+    /// A renderer drawing each finest brick from the level `plan` chose: statistics over the
+    /// bricks to be drawn, `decide` choosing the transfer function from them (and whether the
+    /// slots carry |grad f|), then the bricks loaded a few at a time, `watch` told after each
+    /// batch.
+    pub fn build(
+        &mut self,
+        gpu: &Gpu,
+        plan: &Plan,
+        settings: &RenderSettings,
+        decide: impl FnOnce(LevelStats) -> Result<(TransferFunction, bool), String>,
+        watch: &Watch,
+    ) -> Result<(Renderer, TransferFunction, LodReport), GpuError> {
+        let operator = self.operator;
+        let threads = rayon::current_num_threads();
+        let report = |with_gradient: bool| {
+            with_gradient.then(|| GradientReport {
+                operator,
+                device: format!("cpu, per brick ({threads} threads)"),
+                ms: 0.0,
+            })
+        };
+        build(
+            gpu,
+            self.geometry,
+            &self.maps,
+            &mut self.supplies,
+            plan,
+            settings,
+            decide,
+            report,
+            watch,
+        )
+    }
+
+    /// Bricks the store did not deliver, over every level, and why the first did not.
+    pub fn missing(&self) -> (usize, Option<String>) {
+        let count = self.supplies.iter().map(|s| s.missing().0).sum();
+        (count, self.supplies.iter().find_map(|s| s.missing().1))
+    }
+}
+
+fn supplies_of(
+    pyramid: &Arc<Pyramid>,
+    maps: &[LevelMap],
+    operator: Operator,
+    format: PoolFormat,
+    cache_bytes: usize,
+) -> Result<Vec<StoreBricks>, String> {
+    maps.iter()
+        .map(|m| {
+            StoreBricks::new(
+                pyramid.clone(),
+                m.level,
+                m.layout,
+                Some(operator),
+                format,
+                cache_bytes,
+            )
+        })
+        .collect()
 }
 
 /// Makes a renderer of the pyramid whose bricks `supplies` read (one per map, same order),
@@ -235,7 +416,7 @@ pub struct LodReport {
 /// drawn, `decide` choosing the transfer function from them (and whether the slots carry
 /// |grad f|), then the bricks loaded a few at a time into a pool of one slot each.
 #[allow(clippy::too_many_arguments)]
-pub fn build(
+fn build(
     gpu: &Gpu,
     geometry: Geometry,
     maps: &[LevelMap],
@@ -244,6 +425,7 @@ pub fn build(
     settings: &RenderSettings,
     decide: impl FnOnce(LevelStats) -> Result<(TransferFunction, bool), String>,
     gradient: impl FnOnce(bool) -> Option<GradientReport>,
+    watch: &Watch,
 ) -> Result<(Renderer, TransferFunction, LodReport), GpuError> {
     let finest = maps[0].layout;
     let mut stats = LevelStats {
@@ -330,6 +512,7 @@ pub fn build(
                 })
                 .collect();
             pool.upload_slots(gpu, &writes);
+            watch(first + keys.len(), plan.wanted.len()).map_err(GpuError::Bricks)?;
             for (&(m, brick), (texels, _)) in keys.iter().zip(&made) {
                 if m == 0 {
                     block_ranges_of(&finest, brick, texels, &mut ranges);
@@ -372,6 +555,9 @@ pub fn build(
             .collect(),
     );
     renderer.set_gradient_report(gradient(with_gradient));
+    // Samples a voxel apart at the finest level drawn: finer steps only resample coarse bricks.
+    let finest_drawn = plan.choice.iter().copied().min().unwrap_or(0);
+    renderer.set_default_sample_distance(maps[finest_drawn].voxel_mm);
     let mut per_level: HashMap<usize, usize> = HashMap::new();
     for &m in &plan.choice {
         *per_level.entry(maps[m].level).or_default() += 1;
@@ -382,6 +568,7 @@ pub fn build(
         bricks_per_level,
         slots: plan.wanted.len(),
         over_budget: plan.over_budget,
+        sample_distance_mm: maps[finest_drawn].voxel_mm,
     };
     Ok((renderer, tf, report))
 }

@@ -217,6 +217,9 @@ pub struct Renderer {
     pub last_gradient: Option<GradientReport>,
     /// How samples reach the bricks of coarser pyramid levels the page table names.
     coarse_levels: Vec<(usize, LevelParams)>,
+    /// The distance between samples when the settings name none (levels of detail: the finest
+    /// drawn level's spacing); `None`: the smallest voxel spacing.
+    default_sample_mm: Option<f64>,
 }
 
 /// A pool and page table about to be made: the finest level's bricks, the grid of slots, each
@@ -431,6 +434,7 @@ impl Renderer {
             target: None,
             last_gradient: None,
             coarse_levels: Vec::new(),
+            default_sample_mm: None,
         };
         renderer.upload_and_classify(gpu);
         Ok(renderer)
@@ -645,6 +649,7 @@ impl Renderer {
 
     /// The uniforms for drawing `tile` of an image.
     pub fn params(&self, camera: &Camera, settings: &RenderSettings, tile: Tile) -> RaymarchParams {
+        let settings = &*self.settled(settings);
         debug_assert!(
             self.gradient.is_some()
                 || settings.blend != Blend::Composite
@@ -670,6 +675,28 @@ impl Renderer {
     pub(crate) fn set_gradient_report(&mut self, report: Option<GradientReport>) {
         self.gradient = report.as_ref().map(|g| g.operator);
         self.last_gradient = report;
+    }
+
+    /// Sets the distance between samples for settings that name none.
+    pub(crate) fn set_default_sample_distance(&mut self, mm: f64) {
+        self.default_sample_mm = Some(mm);
+    }
+
+    /// `settings` with the sample distance filled in when it names none and this renderer
+    /// has a default of its own.
+    fn settled<'s>(&self, settings: &'s RenderSettings) -> std::borrow::Cow<'s, RenderSettings> {
+        match (settings.sample_distance_mm, self.default_sample_mm) {
+            (None, Some(mm)) => std::borrow::Cow::Owned(RenderSettings {
+                sample_distance_mm: Some(mm),
+                ..settings.clone()
+            }),
+            _ => std::borrow::Cow::Borrowed(settings),
+        }
+    }
+
+    /// The distance between samples in mm that `settings` give on this renderer.
+    pub fn sample_distance(&self, settings: &RenderSettings) -> f64 {
+        crate::render::params::sample_distance(&self.geometry, &self.settled(settings))
     }
 
     /// Says how samples reach the bricks of coarser levels the page table names.
@@ -728,7 +755,7 @@ impl Renderer {
         };
         let mut params = self.params(camera, settings, tile);
         params.jitter_offset = jitter_offset(frame);
-        let ratio = correction_ratio(&self.geometry, settings, &self.tf);
+        let ratio = correction_ratio(&self.geometry, &self.settled(settings), &self.tf);
         self.draw_tile(gpu, &params, ratio, [w.min(TILE_SIDE), h.min(TILE_SIDE)])?;
         let (.., view) = self.target.as_ref().expect("drawn");
         Ok(view)
@@ -880,7 +907,7 @@ impl Renderer {
     ) -> Result<Vec<u8>, E> {
         let frames = frames_of(settings);
         let mut params = self.params(camera, settings, tile);
-        let ratio = correction_ratio(&self.geometry, settings, &self.tf);
+        let ratio = correction_ratio(&self.geometry, &self.settled(settings), &self.tf);
         let mut sum =
             (frames > 1).then(|| Accumulator::new(size[0], size[1], settings.transparent));
         for frame in 0..frames {

@@ -115,8 +115,8 @@ pub struct LevelStats {
 }
 
 /// One level of a store as a supply of bricks for the renderer.
-pub struct StoreBricks<'a> {
-    pyramid: &'a Pyramid,
+pub struct StoreBricks {
+    pyramid: Arc<Pyramid>,
     level: usize,
     layout: BrickLayout,
     spacing: [f64; 3],
@@ -131,7 +131,7 @@ pub struct StoreBricks<'a> {
     missing: Mutex<(BTreeSet<[usize; 3]>, Option<String>)>,
 }
 
-impl std::fmt::Debug for StoreBricks<'_> {
+impl std::fmt::Debug for StoreBricks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreBricks")
             .field("level", &self.level)
@@ -154,28 +154,28 @@ impl LevelStats {
     }
 }
 
-impl<'a> StoreBricks<'a> {
+impl StoreBricks {
     /// Bricks of `layout` (over the level's dimensions) from `level` of `pyramid`, |grad f| by
     /// `operator` when given, with a host cache of `cache_bytes`. Normalised for the whole
     /// level only once [`StoreBricks::measure`] ran.
     pub fn new(
-        pyramid: &'a Pyramid,
+        pyramid: Arc<Pyramid>,
         level: usize,
         layout: BrickLayout,
         operator: Option<Operator>,
         format: PoolFormat,
         cache_bytes: usize,
-    ) -> Result<StoreBricks<'a>, String> {
-        let s = pyramid.level(level);
-        assert_eq!(layout.dims, s.dims, "the layout is the level's");
+    ) -> Result<StoreBricks, String> {
+        let (dims, spacing) = (pyramid.level(level).dims, pyramid.level(level).spacing);
+        assert_eq!(layout.dims, dims, "the layout is the level's");
         if let Some(Operator::Gaussian { sigma_mm }) = operator {
-            cpu::check_gaussian(s.dims, s.spacing, sigma_mm)?;
+            cpu::check_gaussian(dims, spacing, sigma_mm)?;
         }
         Ok(StoreBricks {
             pyramid,
             level,
             layout,
-            spacing: s.spacing,
+            spacing,
             operator,
             with_gradient: operator.is_some(),
             quantisation: Quantisation::new([0.0, 1.0], 1.0),
@@ -363,7 +363,7 @@ impl<'a> StoreBricks<'a> {
     }
 }
 
-impl BrickSupply for StoreBricks<'_> {
+impl BrickSupply for StoreBricks {
     fn quantisation(&self) -> Quantisation {
         self.quantisation
     }

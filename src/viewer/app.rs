@@ -50,6 +50,8 @@ pub struct ViewOptions {
     pub budget_ms: Option<f64>,
     /// Window size in points.
     pub window: [f32; 2],
+    /// Memory a streamed OME-Zarr store may take.
+    pub budgets: crate::viewer::stream::Budgets,
 }
 
 /// What the window ends with: `Err` when automation could not do its job.
@@ -66,6 +68,9 @@ pub struct Viewer {
     pub volume_job: Option<Job<Opened>>,
     /// A screenshot being written.
     pub export_job: Option<Job<f64>>,
+    /// A streamed store's view being refined, and how long the view has rested.
+    pub refinement: crate::viewer::stream::Refinement,
+    pub(crate) budgets: crate::viewer::stream::Budgets,
     pub status: String,
     pub(crate) raw: Option<RawSpec>,
     pub(crate) level: Option<usize>,
@@ -147,6 +152,8 @@ impl Viewer {
             frames,
             volume_job: None,
             export_job: None,
+            refinement: Default::default(),
+            budgets: options.budgets,
             status: "starting".into(),
             raw: options.raw.clone(),
             level: options.level,
@@ -261,6 +268,7 @@ impl Viewer {
             self.attach(&ctx);
         }
         self.poll_jobs();
+        self.drive_refinement();
         if let Err(e) = self.viewport.receive(&ctx, &self.frames, &self.doc) {
             self.status = e;
         }
@@ -294,7 +302,7 @@ impl Viewer {
         for action in actions {
             self.apply(action);
         }
-        if self.volume_job.is_some() || self.export_job.is_some() {
+        if self.volume_job.is_some() || self.export_job.is_some() || self.refine_job().is_some() {
             // Keep the progress bar moving.
             ctx.request_repaint_after(Duration::from_millis(50));
         }
@@ -327,6 +335,8 @@ impl Viewer {
                 .map(|j| (j.title.clone(), j.describe(), j.progress.fraction())),
             self.export_job
                 .as_ref()
+                .map(|j| (j.title.clone(), j.describe(), j.progress.fraction())),
+            self.refine_job()
                 .map(|j| (j.title.clone(), j.describe(), j.progress.fraction())),
         ]
         .into_iter()

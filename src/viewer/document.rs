@@ -17,7 +17,9 @@ use crate::scene::{RenderSettings, Scene};
 use crate::tf::TransferFunction;
 use crate::viewer::editor::{ChartData, Histogram, TfEditor};
 use crate::viewer::jobs::Progress;
-use crate::volume::{self, LoadOptions, RawSpec, Volume, synthetic};
+use crate::viewer::stream::{STAND_IN_VOXELS, STREAM_ABOVE_VOXELS, Streaming};
+use crate::volume::zarr::{Location, Pyramid};
+use crate::volume::{self, LoadError, LoadOptions, RawSpec, Volume, synthetic};
 
 /// Frames the viewer averages when the view is still, for a scene that does not say.
 pub const REFINE_FRAMES: u32 = 16;
@@ -116,8 +118,13 @@ pub struct Shown {
     pub path: Option<PathBuf>,
     pub geometry: Geometry,
     pub analysis: Analysis,
+    /// The renderer on show: the volume's own, or for a streamed store one refined for a view.
     pub renderer: Arc<Mutex<Renderer>>,
-    /// What picking needs of the renderer, copied so the window never waits for its lock.
+    /// A store too large to read whole: `volume` is its stand-in, and views are refined from
+    /// the store at levels of detail.
+    pub streaming: Option<Streaming>,
+    /// What picking needs of the volume's own renderer, copied so the window never waits for
+    /// its lock.
     pool: PoolParams,
     table: ClassTable,
 }
@@ -150,11 +157,24 @@ fn file_name(path: &Path) -> String {
     )
 }
 
-/// Reads a volume for the viewer, reporting the bytes read.
-pub fn read(source: &Source, progress: &Progress) -> Result<Volume, String> {
+/// What the viewer read: a volume, and for a store too large to read whole, the store (the
+/// volume is then its stand-in, see [`crate::viewer::stream`]).
+#[derive(Debug)]
+pub struct Read {
+    pub volume: Volume,
+    pub store: Option<Arc<Pyramid>>,
+}
+
+/// Reads a volume for the viewer, reporting the bytes read. An OME-Zarr store read without a
+/// level whose full resolution exceeds [`STREAM_ABOVE_VOXELS`] is streamed: its stand-in is
+/// the finest level within [`STAND_IN_VOXELS`].
+pub fn read(source: &Source, progress: &Progress) -> Result<Read, String> {
     progress.step("reading")?;
     match source {
-        Source::Demo => Ok(demo_volume()),
+        Source::Demo => Ok(Read {
+            volume: demo_volume(),
+            store: None,
+        }),
         Source::File { path, raw, level } => {
             let report = |done: u64, total: u64| {
                 if total > 0 {
@@ -166,7 +186,26 @@ pub fn read(source: &Source, progress: &Progress) -> Result<Volume, String> {
                 progress: Some(&report),
                 level: *level,
             };
-            volume::load(path, &options).map_err(|e| e.to_string())
+            if level.is_none()
+                && let Some(location) = Location::of(path)
+            {
+                let at = |e| LoadError::new(path, e).to_string();
+                let pyramid = Pyramid::open(&location).map_err(at)?;
+                let voxels = |l: usize| pyramid.level(l).dims.iter().product::<usize>() as u64;
+                if voxels(0) > STREAM_ABOVE_VOXELS {
+                    let stand_in = pyramid.finest_within(STAND_IN_VOXELS);
+                    let volume = pyramid.read_level(stand_in, &options).map_err(at)?;
+                    return Ok(Read {
+                        volume,
+                        store: Some(Arc::new(pyramid)),
+                    });
+                }
+            }
+            let volume = volume::load(path, &options).map_err(|e| e.to_string())?;
+            Ok(Read {
+                volume,
+                store: None,
+            })
         }
     }
 }
@@ -200,6 +239,7 @@ impl Shown {
         .map_err(|e| e.to_string())?;
         let pool = renderer.pool_params();
         Ok(Shown {
+            streaming: None,
             geometry: Geometry::of(&volume),
             table: renderer.table().clone(),
             renderer: Arc::new(Mutex::new(renderer)),
@@ -219,7 +259,16 @@ impl Shown {
     /// "lung1.nrrd: 512x512x128 voxels of ...": the status line's account of the volume.
     pub fn describe(&self) -> String {
         let v = &self.volume;
-        let notes = v.notes.iter().map(|n| format!("; {n}")).collect::<String>();
+        let mut notes = v.notes.iter().map(|n| format!("; {n}")).collect::<String>();
+        if let Some(streaming) = &self.streaming
+            && let Ok(source) = streaming.source.try_lock()
+        {
+            let [x, y, z] = source.geometry().dims;
+            notes += &format!(
+                "; level {} stands in for {x}x{y}x{z} voxels, refined when the camera rests",
+                streaming.stand_in
+            );
+        }
         format!(
             "{}: {}x{}x{} voxels of {:.3}x{:.3}x{:.3} mm, values {}..{}{notes}",
             self.name(),

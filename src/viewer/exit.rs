@@ -62,6 +62,7 @@ impl Viewer {
             && self.doc.shown.is_some()
             && self.viewport.full_frames > self.automation.frames_at_show
             && self.viewport.current_full()
+            && self.view_settled()
     }
 
     /// The script's events for this frame, before egui sees the input.
@@ -187,6 +188,7 @@ impl Viewer {
             "drags": drags,
             "jobs": self.jobs_done,
             "volume": self.doc.shown.as_ref().map(|s| s.name()),
+            "streaming": self.streaming_summary(),
         })
     }
 }

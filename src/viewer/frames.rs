@@ -384,7 +384,7 @@ impl Worker {
             .map(|s| ((s as f64 * scale).round() as u32).max(1));
         let base = {
             let r = renderer.lock().map_err(|e| e.to_string())?;
-            crate::render::params::sample_distance(r.geometry(), &request.settings)
+            r.sample_distance(&request.settings)
         };
         settings.sample_distance_mm = Some(base * step);
         let (image, draw_ms, pool) = self.draw(renderer, &request.camera, &settings, 0)?;

@@ -14,7 +14,9 @@
 //!   transfer-function editor and the file dialogs;
 //! - [`automation`], [`exit`]: scripts, `--exit-after-frames`, `--screenshot` and the JSON
 //!   summary used by the tests and benchmarks;
-//! - [`session`]: the autosaved scene.
+//! - [`session`]: the autosaved scene;
+//! - [`stream`]: OME-Zarr stores too large to read whole: a coarse stand-in, and views
+//!   refined at levels of detail in the background when the camera rests.
 //!
 //! The viewport shows the images the [`crate::render::renderer::Renderer`] draws, so what it
 //! shows is what `gradvol render` writes.
@@ -33,6 +35,7 @@ pub mod pick;
 pub mod points;
 pub mod session;
 pub mod settings;
+pub mod stream;
 pub mod viewport;
 pub mod work;
 

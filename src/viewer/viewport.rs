@@ -231,6 +231,11 @@ impl Viewport {
         }
     }
 
+    /// The size in pixels of the images the viewport last asked for.
+    pub fn request_size(&self) -> Option<[u32; 2]> {
+        self.sent.as_ref().map(|r| r.settings.size)
+    }
+
     /// Whether the image on screen is a full-resolution frame of the latest request.
     pub fn current_full(&self) -> bool {
         matches!(

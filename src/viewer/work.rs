@@ -12,6 +12,7 @@ use crate::viewer::automation::JobReport;
 use crate::viewer::document::{Shown, Source, first_scene, read, viewer_settings};
 use crate::viewer::export::export_watched;
 use crate::viewer::jobs::{CANCELLED, Job, Poll, Progress};
+use crate::viewer::stream::{Budgets, Streaming};
 
 /// A volume ready to be shown, from a job.
 #[derive(Debug)]
@@ -33,9 +34,11 @@ impl Viewer {
     ) {
         let gpu = self.frames.gpu.clone();
         let render = self.doc.scene.render.clone();
+        let budgets = self.budgets;
         let title = format!("opening {}", source.name());
         let job = Job::spawn(title, move |p: &Progress| {
-            let volume = Arc::new(read(&source, p)?);
+            let read = read(&source, p)?;
+            let volume = Arc::new(read.volume);
             let path = match &source {
                 Source::File { path, .. } => Some(path.clone()),
                 Source::Demo => None,
@@ -50,7 +53,11 @@ impl Viewer {
             let tf = scene.transfer_function(spacing, volume.range)?;
             scene.transfer_function = Some(tf.clone());
             let operator = scene.render.gradient;
-            let shown = Shown::build(&gpu, volume, path, operator, &tf, p)?;
+            let mut shown = Shown::build(&gpu, volume, path, operator, &tf, p)?;
+            if let Some(pyramid) = read.store {
+                let stand_in = shown.volume.pyramid.as_ref().map_or(0, |p| p.level);
+                shown.streaming = Some(streaming(&gpu, pyramid, stand_in, operator, budgets)?);
+            }
             Ok(Opened {
                 shown,
                 scene,
@@ -65,13 +72,21 @@ impl Viewer {
             return;
         };
         let (volume, path) = (shown.volume.clone(), shown.path.clone());
+        // A streamed store keeps its source: the next refinement uses the new operator.
+        let stand_in = shown.streaming.as_ref().map(|s| Streaming {
+            source: s.source.clone(),
+            stand_in: s.stand_in,
+            refined: None,
+            failed: None,
+        });
         let gpu = self.frames.gpu.clone();
         let mut scene = self.doc.scene.clone();
         let tf = self.doc.tf();
         let title = format!("|grad f| by {}", operator.name());
         let job = Job::spawn(title, move |p: &Progress| {
             scene.render.gradient = operator;
-            let shown = Shown::build(&gpu, volume, path, operator, &tf, p)?;
+            let mut shown = Shown::build(&gpu, volume, path, operator, &tf, p)?;
+            shown.streaming = stand_in;
             Ok(Opened {
                 shown,
                 scene,
@@ -138,6 +153,15 @@ impl Viewer {
             job.cancel();
             names.push(job.title.clone());
             self.report_job(&job, CANCELLED);
+        }
+        if let Some((job, view)) = self.refinement.job.take() {
+            job.cancel();
+            names.push(job.title.clone());
+            self.report_job(&job, CANCELLED);
+            // Not refined again until the view changes.
+            if let Some(s) = self.doc.shown.as_mut().and_then(|s| s.streaming.as_mut()) {
+                s.failed = Some(view);
+            }
         }
         if !names.is_empty() {
             self.status = format!("cancelled: {}", names.join(", "));
@@ -211,4 +235,29 @@ impl Viewer {
         self.status = shown.describe();
         self.changed_at = Some(Instant::now());
     }
+}
+
+/// A store's levels of detail for the viewer (its level `stand_in` on show), within `budgets`, its bricks encoded as the pool
+/// of `gpu` wants them.
+fn streaming(
+    gpu: &crate::gpu::Gpu,
+    pyramid: Arc<crate::volume::zarr::Pyramid>,
+    stand_in: usize,
+    operator: Operator,
+    budgets: Budgets,
+) -> Result<Streaming, String> {
+    let format = crate::render::renderer::pool_format(gpu, None).map_err(|e| e.to_string())?;
+    let source = crate::render::lod::LodSource::new(
+        pyramid,
+        operator,
+        format,
+        budgets.cache_bytes,
+        budgets.gpu_bytes,
+    )?;
+    Ok(Streaming {
+        source: Arc::new(std::sync::Mutex::new(source)),
+        stand_in,
+        refined: None,
+        failed: None,
+    })
 }

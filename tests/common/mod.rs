@@ -440,7 +440,10 @@ pub fn store_of(
     volume: &Volume,
     chunk: usize,
     shard: usize,
-) -> (tempfile::TempDir, gradvol::volume::zarr::Pyramid) {
+) -> (
+    tempfile::TempDir,
+    std::sync::Arc<gradvol::volume::zarr::Pyramid>,
+) {
     use gradvol::volume::zarr::{Codec, ConvertOptions, Location, Pyramid, convert};
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("v.ome.zarr");
@@ -452,5 +455,5 @@ pub fn store_of(
     };
     convert(volume, &store, options, &|_, _| {}).unwrap();
     let pyramid = Pyramid::open(&Location::Folder(store)).unwrap();
-    (dir, pyramid)
+    (dir, std::sync::Arc::new(pyramid))
 }

@@ -1,0 +1,279 @@
+//! Levels of detail in the viewer. A store whose full resolution is too large to read whole
+//! opens as a stand-in: a coarse level read whole, which the histograms, the statistics and
+//! picking use and which is drawn at once. Once the camera has rested for [`REST`], a
+//! background job plans the levels this view wants within the budgets (each brick from the
+//! level whose voxels are about a pixel there, as `gradvol render` does), reads and packs those
+//! bricks into a new renderer, and the viewer swaps it in; until then the image on screen stays
+//! the one drawn before, so the view is never empty and never waits. Moving the camera again
+//! cancels a refinement in flight (it stops at its next batch of bricks) and a new one starts
+//! when the camera rests. The host caches of the bricks last between refinements, so coming
+//! back to a view reads little.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::camera::Camera;
+use crate::gradient::Operator;
+use crate::render::lod::{LodReport, LodSource};
+use crate::render::renderer::Renderer;
+use crate::viewer::app::Viewer;
+use crate::viewer::jobs::{CANCELLED, Job, Poll, Progress};
+
+/// A store whose finest level has more voxels than this is streamed rather than read whole
+/// (128 Mi voxels: 512 x 512 x 512).
+pub const STREAM_ABOVE_VOXELS: u64 = 1 << 27;
+
+/// The stand-in of a streamed store: the finest level with at most this many voxels (16 Mi:
+/// 256 x 256 x 256), read whole.
+pub const STAND_IN_VOXELS: u64 = 1 << 24;
+
+/// How long the camera must rest before the view is refined.
+pub const REST: Duration = Duration::from_millis(300);
+
+/// Host memory for bricks, and GPU memory for the pool, by default (MiB).
+pub const DEFAULT_CACHE_MIB: usize = 1024;
+pub const DEFAULT_GPU_BUDGET_MIB: u64 = 1024;
+
+/// The memory a streamed store may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    /// Host memory for bricks read from the store.
+    pub cache_bytes: usize,
+    /// GPU memory for the refined renderer's pool (the stand-in's comes on top).
+    pub gpu_bytes: u64,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Budgets {
+            cache_bytes: DEFAULT_CACHE_MIB << 20,
+            gpu_bytes: DEFAULT_GPU_BUDGET_MIB << 20,
+        }
+    }
+}
+
+/// What a refinement is for: the camera, the viewport's size in pixels and the operator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ViewKey {
+    pub camera: Camera,
+    pub size: [u32; 2],
+    pub operator: Operator,
+}
+
+/// A streamed store on show.
+#[derive(Debug)]
+pub struct Streaming {
+    /// The pyramid at levels of detail (locked by the refinement in flight).
+    pub source: Arc<Mutex<LodSource>>,
+    /// The stand-in's level.
+    pub stand_in: usize,
+    /// The view the renderer on show was refined for, and what it drew; `None` while the
+    /// stand-in is on show.
+    pub refined: Option<(ViewKey, LodReport)>,
+    /// A view whose refinement failed or was cancelled by the user: not refined again until
+    /// the view changes.
+    pub failed: Option<ViewKey>,
+}
+
+/// A finished refinement.
+#[derive(Debug)]
+pub struct Refined {
+    pub renderer: Renderer,
+    pub report: LodReport,
+    pub view: ViewKey,
+    /// Bricks the store did not deliver (drawn empty).
+    pub missing: usize,
+    pub ms: f64,
+}
+
+/// The refinement in flight and how long the view has rested.
+#[derive(Debug, Default)]
+pub struct Refinement {
+    pub job: Option<(Job<Refined>, ViewKey)>,
+    /// The view last seen and when it became so.
+    rest: Option<(ViewKey, Instant)>,
+    /// Refinements shown since the viewer started.
+    pub shown: u64,
+}
+
+impl Viewer {
+    /// Once a frame: takes a finished refinement, cancels one the view moved away from, and
+    /// starts one when the view has rested and differs from the one on show.
+    pub(crate) fn drive_refinement(&mut self) {
+        if let Some((job, _)) = &self.refinement.job
+            && let Poll::Done(result) = job.poll()
+        {
+            let (job, view) = self.refinement.job.take().expect("polled");
+            match result {
+                Ok(refined) => {
+                    self.report_job(&job, "done");
+                    self.show_refined(refined);
+                }
+                Err(e) => {
+                    self.report_job(&job, &e);
+                    if e != CANCELLED {
+                        self.status = format!("{} failed: {e}", job.title);
+                        if let Some(s) = self.doc.shown.as_mut().and_then(|s| s.streaming.as_mut())
+                        {
+                            s.failed = Some(view);
+                        }
+                    }
+                }
+            }
+        }
+        if self
+            .doc
+            .shown
+            .as_ref()
+            .and_then(|s| s.streaming.as_ref())
+            .is_none()
+        {
+            return;
+        }
+        let Some(view) = self.view_now() else {
+            return;
+        };
+        let size = view.size;
+        let now = Instant::now();
+        let since = match &self.refinement.rest {
+            Some((v, at)) if *v == view => *at,
+            _ => {
+                self.refinement.rest = Some((view, now));
+                now
+            }
+        };
+        let moving = self.viewport.interacting || self.volume_job.is_some();
+        if let Some((job, for_view)) = &self.refinement.job {
+            if moving || *for_view != view {
+                job.cancel();
+                let (job, _) = self.refinement.job.take().expect("checked");
+                self.report_job(&job, CANCELLED);
+            } else {
+                return;
+            }
+        }
+        let Some(streaming) = self.doc.shown.as_ref().and_then(|s| s.streaming.as_ref()) else {
+            return;
+        };
+        let done = streaming.refined.as_ref().map(|(v, _)| v) == Some(&view)
+            || streaming.failed == Some(view);
+        if moving || done {
+            return;
+        }
+        let rested = now.duration_since(since);
+        if rested < REST {
+            if let Some(ctx) = &self.ctx {
+                ctx.request_repaint_after(REST - rested);
+            }
+            return;
+        }
+        let source = streaming.source.clone();
+        let gpu = self.frames.gpu.clone();
+        let tf = self.doc.tf();
+        let mut settings = self.doc.scene.render.clone();
+        settings.size = size;
+        let name = self
+            .doc
+            .shown
+            .as_ref()
+            .map(|s| s.name())
+            .unwrap_or_default();
+        let title = format!("refining {name}");
+        let mut job = Job::spawn(title, move |p: &Progress| {
+            let start = Instant::now();
+            p.step("waiting for the store")?;
+            let mut source = source.lock().map_err(|e| e.to_string())?;
+            p.check()?;
+            source.set_operator(view.operator)?;
+            let plan = source.plan(&view.camera, view.size);
+            p.step(format!("reading {} bricks", plan.wanted.len()))?;
+            let watch = |done: usize, total: usize| {
+                p.set_fraction(done as f64 / total.max(1) as f64);
+                p.check()
+            };
+            // The slots always carry |grad f|: the transfer function may gain gradient
+            // opacity while this renderer is on show.
+            let decide = |_| Ok((tf, true));
+            let (renderer, _, report) = source
+                .build(&gpu, &plan, &settings, decide, &watch)
+                .map_err(|e| e.to_string())?;
+            Ok(Refined {
+                renderer,
+                report,
+                view,
+                missing: source.missing().0,
+                ms: start.elapsed().as_secs_f64() * 1e3,
+            })
+        });
+        job.started_frame = self.clock.frames;
+        self.refinement.job = Some((job, view));
+    }
+
+    /// Puts a refined renderer on show in place of the one drawn so far.
+    fn show_refined(&mut self, refined: Refined) {
+        let Some(shown) = self.doc.shown.as_mut() else {
+            return;
+        };
+        let name = shown.name();
+        let Some(streaming) = shown.streaming.as_mut() else {
+            return;
+        };
+        let missing = match refined.missing {
+            0 => String::new(),
+            n => format!("; {n} bricks could not be read and are drawn empty"),
+        };
+        self.status = format!(
+            "{name}: this view drawn from {} in {:.1} s{missing}",
+            refined.report.describe(),
+            refined.ms / 1e3
+        );
+        streaming.refined = Some((refined.view, refined.report));
+        streaming.failed = None;
+        shown.renderer = Arc::new(Mutex::new(refined.renderer));
+        self.refinement.shown += 1;
+        self.doc.volume_generation += 1;
+        self.frames
+            .show(shown.renderer.clone(), self.doc.volume_generation);
+        self.frames.set_tf(self.doc.tf());
+        self.viewport.volume_changed();
+    }
+
+    /// The view as a refinement would see it now (`None` before the viewport asked for a
+    /// frame).
+    fn view_now(&self) -> Option<ViewKey> {
+        Some(ViewKey {
+            camera: self.doc.scene.camera,
+            size: self.viewport.request_size()?,
+            operator: self.doc.scene.render.gradient,
+        })
+    }
+
+    /// Whether the renderer on show is final for this view: not a streamed store, or one
+    /// refined for this view (or whose refinement for it failed), with none in flight.
+    pub fn view_settled(&self) -> bool {
+        let Some(streaming) = self.doc.shown.as_ref().and_then(|s| s.streaming.as_ref()) else {
+            return true;
+        };
+        let view = self.view_now();
+        self.refinement.job.is_none()
+            && view.is_some()
+            && (streaming.refined.as_ref().map(|(v, _)| *v) == view || streaming.failed == view)
+    }
+
+    /// What `--exit-after-frames` reports of a streamed store.
+    pub(crate) fn streaming_summary(&self) -> serde_json::Value {
+        let Some(streaming) = self.doc.shown.as_ref().and_then(|s| s.streaming.as_ref()) else {
+            return serde_json::Value::Null;
+        };
+        serde_json::json!({
+            "stand_in_level": streaming.stand_in,
+            "refinements_shown": self.refinement.shown,
+            "lod": streaming.refined.as_ref().map(|(_, r)| r),
+        })
+    }
+
+    /// The refinement in flight, for the status bar.
+    pub(crate) fn refine_job(&self) -> Option<&Job<Refined>> {
+        self.refinement.job.as_ref().map(|(j, _)| j)
+    }
+}
