@@ -87,6 +87,34 @@ fn the_plan_refines_what_looks_larger_and_keeps_within_its_slots() {
         1.0,
     );
     assert!(far.choice.iter().all(|&c| c > 0));
+
+    // Zoomed in on the middle: bricks wholly outside the image come from the coarsest level,
+    // bricks in it from finer ones; culling changes nothing for the bricks in view.
+    let close = Camera {
+        zoom: 4.0,
+        ..Default::default()
+    };
+    let p = plan(&maps, &geometry, &close, [400, 400], usize::MAX, 1.0);
+    let (centre, radius) = geometry.bounding_sphere();
+    let placed = close.place(centre, radius, 1.0);
+    let b = finest.bricks;
+    let (mut inside, mut outside) = (0, 0);
+    for (i, &c) in p.choice.iter().enumerate() {
+        let b0 = [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])];
+        let mid = glam::DVec3::from([0, 1, 2].map(|a| (b0[a] as f64 + 0.5) * 32.0));
+        let clip =
+            placed.clip_from_world * geometry.world_from_voxel.transform_point3(mid).extend(1.0);
+        let ndc = [clip.x / clip.w, clip.y / clip.w];
+        if ndc.iter().any(|v| v.abs() > 1.5) {
+            // Half a brick is at most 0.1 of the image here: the whole brick is off screen.
+            assert_eq!(c, maps.len() - 1, "brick {b0:?} at {ndc:?} is not in view");
+            outside += 1;
+        } else if ndc.iter().all(|v| v.abs() < 0.8) {
+            assert!(c < maps.len() - 1, "brick {b0:?} at {ndc:?} is in view");
+            inside += 1;
+        }
+    }
+    assert!(inside > 0 && outside > 0, "{inside} in view, {outside} not");
 }
 
 /// Decoded pixels of two PNGs: (largest channel difference, mean difference).

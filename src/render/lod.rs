@@ -147,10 +147,39 @@ fn pixels_per_mm(clip_from_world: glam::DMat4, eye: DVec3, p: DVec3, size: [u32;
     px.length()
 }
 
+/// Whether any of finest brick `b0`'s cells (with a voxel of margin) can be in the image: not
+/// all of its box's corners beyond one side of the view frustum (left, right, bottom, top, or
+/// in front of the near plane). The planes are linear in homogeneous coordinates, so a box whose
+/// corners all lie beyond one lies beyond it whole, even where corners are behind the eye.
+fn in_view(
+    clip_from_world: glam::DMat4,
+    geometry: &Geometry,
+    finest: &BrickLayout,
+    b0: [usize; 3],
+) -> bool {
+    let lo = [0, 1, 2].map(|a| (b0[a] * finest.brick[a]) as f64 - 1.0);
+    let hi = [0, 1, 2].map(|a| ((b0[a] + 1) * finest.brick[a]) as f64 + 1.0);
+    let corners: Vec<glam::DVec4> = (0..8)
+        .map(|k| {
+            let v = DVec3::from([0, 1, 2].map(|a| if k >> a & 1 == 0 { lo[a] } else { hi[a] }));
+            clip_from_world * geometry.world_from_voxel.transform_point3(v).extend(1.0)
+        })
+        .collect();
+    let beyond: [fn(&glam::DVec4) -> bool; 5] = [
+        |c| c.x < -c.w,
+        |c| c.x > c.w,
+        |c| c.y < -c.w,
+        |c| c.y > c.w,
+        |c| c.z < 0.0,
+    ];
+    !beyond.iter().any(|out| corners.iter().all(out))
+}
+
 /// Chooses a level for every finest brick: the coarsest whose voxel covers at most `pixel`
-/// pixels where the brick's centre is seen (so the image loses nothing it could show), then,
-/// while the distinct bricks exceed `slots`, moves the bricks that look smallest one level
-/// coarser at a time.
+/// pixels where the brick's centre is seen (so the image loses nothing it could show), the
+/// coarsest level for bricks outside the view (they cost a few coarse bricks, and the page
+/// table stays whole for a camera that moves), then, while the distinct bricks exceed `slots`,
+/// moves the bricks that look smallest one level coarser at a time.
 pub fn plan(
     maps: &[LevelMap],
     geometry: &Geometry,
@@ -166,9 +195,18 @@ pub fn plan(
     let bricks: Vec<[usize; 3]> = (0..finest.brick_count())
         .map(|i| [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])])
         .collect();
+    let last = maps.len() - 1;
+    let visible: Vec<bool> = bricks
+        .par_iter()
+        .map(|&b0| in_view(placed.clip_from_world, geometry, finest, b0))
+        .collect();
     let footprint: Vec<f64> = bricks
-        .iter()
-        .map(|b0| {
+        .par_iter()
+        .zip(visible.par_iter())
+        .map(|(b0, &seen)| {
+            if !seen {
+                return 0.0;
+            }
             let mid = DVec3::from([0, 1, 2].map(|a| {
                 ((b0[a] as f64 + 0.5) * finest.brick[a] as f64).min(finest.dims[a] as f64 - 1.0)
             }));
@@ -178,10 +216,13 @@ pub fn plan(
         .collect();
     let mut choice: Vec<usize> = footprint
         .iter()
-        .map(|&px| {
-            maps.iter()
+        .zip(&visible)
+        .map(|(&px, &seen)| match seen {
+            false => last,
+            true => maps
+                .iter()
                 .rposition(|m| m.voxel_mm * px <= pixel)
-                .unwrap_or(0)
+                .unwrap_or(0),
         })
         .collect();
     // How many finest bricks each (level, brick) serves.
@@ -193,7 +234,6 @@ pub fn plan(
     }
     let mut order: Vec<usize> = (0..bricks.len()).collect();
     order.sort_by(|&x, &y| footprint[x].total_cmp(&footprint[y]));
-    let last = maps.len() - 1;
     while uses.len() > slots && choice.iter().any(|&c| c < last) {
         for &i in &order {
             if uses.len() <= slots {
