@@ -83,6 +83,11 @@ enum Command {
         /// Gaussian sigma in mm, with --gradient gaussian (default 1).
         #[arg(long, value_name = "MM")]
         sigma_mm: Option<f64>,
+        /// Write at least N levels, halving past 256 if need be: a small volume gets a pyramid
+        /// to draw at levels of detail.
+        #[arg(long, value_name = "N", default_value_t = 1,
+              value_parser = clap::value_parser!(u8).range(1..=16))]
+        levels: u8,
     },
     /// List the built-in transfer-function presets.
     Presets {
@@ -603,6 +608,7 @@ fn run(cli: Cli) -> Result<()> {
             codec,
             gradient,
             sigma_mm,
+            levels,
         } => {
             let gradient = match gradient.as_str() {
                 "none" if sigma_mm.is_some() => bail!("--sigma-mm needs --gradient gaussian"),
@@ -621,6 +627,7 @@ fn run(cli: Cli) -> Result<()> {
                 shard,
                 codec,
                 gradient,
+                min_levels: levels.into(),
             };
             commands::convert::run(&input.load()?, &output, options)
         }

@@ -145,6 +145,7 @@ fn convert_round_trips_voxels_frame_and_levels_for_every_codec() {
             codec,
             // One case stores |grad f| too.
             gradient: (dtype == DType::Int16).then_some(Operator::Central),
+            min_levels: 1,
         };
         convert(&source, &out, options, &|_, _| {}).unwrap();
         let what = format!("{dtype} {codec:?} chunk {chunk} shard {shard}");
@@ -228,6 +229,7 @@ fn convert_refuses_an_existing_output_and_bad_options_leaving_nothing() {
             shard,
             codec: Codec::Zstd,
             gradient: None,
+            min_levels: 1,
         };
         assert!(convert(&v, &other, options, &|_, _| {}).is_err());
     }
@@ -328,6 +330,7 @@ fn a_store_over_http_reads_as_the_folder_does() {
         shard: 2,
         codec: Codec::Zstd,
         gradient: None,
+        min_levels: 1,
     };
     convert(&v, &out, options, &|_, _| {}).unwrap();
     let server = Server::start(dir.path(), Faults::default());
@@ -468,6 +471,7 @@ fn broken_stores_are_refused_with_one_line_naming_them() {
             shard: 1,
             codec: Codec::Zstd,
             gradient: None,
+            min_levels: 1,
         };
         convert(&v, &out, options, &|_, _| {}).unwrap();
         out

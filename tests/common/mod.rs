@@ -452,6 +452,7 @@ pub fn store_of(
         shard,
         codec: Codec::Zstd,
         gradient: None,
+        min_levels: 1,
     };
     convert(volume, &store, options, &|_, _| {}).unwrap();
     let pyramid = Pyramid::open(&Location::Folder(store)).unwrap();

@@ -44,6 +44,9 @@ pub struct ConvertOptions {
     pub codec: Codec,
     /// Also store |grad f| by this operator, max-pooled down the pyramid.
     pub gradient: Option<Operator>,
+    /// Levels to write at least, halving past [`COARSEST_SIDE`] if need be (while any side is
+    /// above one voxel): a small volume gets a pyramid to draw at levels of detail.
+    pub min_levels: usize,
 }
 
 impl Default for ConvertOptions {
@@ -53,6 +56,7 @@ impl Default for ConvertOptions {
             shard: 4,
             codec: Codec::Zstd,
             gradient: Some(Operator::Central),
+            min_levels: 1,
         }
     }
 }
@@ -280,7 +284,7 @@ impl Writer<'_> {
         self.level(&format!("{prefix}/0"), data, dims)?;
         let mut current: Option<Vec<T>> = None;
         let mut d = dims;
-        while d.iter().any(|&n| n > COARSEST_SIDE) {
+        while more_levels(d, levels.len(), self.options.min_levels) {
             let src = current.as_deref().unwrap_or(data);
             let (next, nd) = reduce(src, d);
             self.level(&format!("{prefix}/{}", levels.len()), &next, nd)?;
@@ -292,15 +296,22 @@ impl Writer<'_> {
     }
 }
 
+/// Whether a pyramid whose coarsest level so far is `dims`, with `levels` levels, goes on.
+fn more_levels(dims: [usize; 3], levels: usize, min_levels: usize) -> bool {
+    dims.iter().any(|&n| n > COARSEST_SIDE) || (levels < min_levels && dims.iter().any(|&n| n > 1))
+}
+
 /// Voxels in all the levels of the pyramid over `dims` (for progress).
-fn pyramid_voxels(mut dims: [usize; 3]) -> u64 {
+fn pyramid_voxels(mut dims: [usize; 3], min_levels: usize) -> u64 {
     let mut total = 0u64;
+    let mut levels = 1;
     loop {
         total += dims.iter().map(|&d| d as u64).product::<u64>();
-        if dims.iter().all(|&n| n <= COARSEST_SIDE) {
+        if !more_levels(dims, levels, min_levels) {
             return total;
         }
         dims = dims.map(|d| d.div_ceil(2));
+        levels += 1;
     }
 }
 
@@ -350,7 +361,7 @@ pub fn convert(
         options,
         progress,
         done: Default::default(),
-        total: passes * pyramid_voxels(volume.dims),
+        total: passes * pyramid_voxels(volume.dims, options.min_levels),
     };
     let levels = match &volume.data {
         VoxelData::Int8(v) => writer.pyramid(v, volume.dims),
@@ -500,8 +511,9 @@ mod tests {
 
     #[test]
     fn pyramid_size_counts_every_level() {
-        assert_eq!(pyramid_voxels([100, 100, 100]), 1_000_000);
-        assert_eq!(pyramid_voxels([300, 10, 10]), 30_000 + 150 * 5 * 5);
+        assert_eq!(pyramid_voxels([100, 100, 100], 1), 1_000_000);
+        assert_eq!(pyramid_voxels([100, 100, 100], 2), 1_000_000 + 125_000);
+        assert_eq!(pyramid_voxels([300, 10, 10], 1), 30_000 + 150 * 5 * 5);
     }
 
     #[test]
