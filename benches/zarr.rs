@@ -3,10 +3,13 @@
 //! store read brick by brick, with its peak host and GPU memory. Stores: the chest CT and the
 //! 100-Mvoxel CT converted by `gradvol convert`, and a sparse 16384 x 16384 x 8192 uint16 store
 //! (4 TiB logical; five balls of radius 256 voxels, only the chunks they touch written, every
-//! level present) drawn with levels of detail. Run with `cargo bench --bench zarr` after
-//! scripts/fetch-sample-data.sh.
+//! level present) drawn with levels of detail, by `render` and in the viewer (a real window
+//! under Xvfb: the stand-in, the refined view, an orbit and the view refined again). Run with
+//! `cargo bench --bench zarr` after scripts/fetch-sample-data.sh.
 
 mod common;
+#[path = "../tests/common/display.rs"]
+mod display;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -158,31 +161,119 @@ fn sparse(work: &Path) -> Row {
         .iter()
         .map(|l| format!("{} at level {}", l[1], l[0]))
         .collect();
+    let mut figures = vec![
+        (
+            "write (chunks touched by five balls, all levels)".into(),
+            format!("{write_s:.1} s, {chunks} chunks"),
+        ),
+        (
+            "render 1024x1024, levels of detail, default budgets: first complete image".into(),
+            format!(
+                "{wall:.1} s ({} slots; finest bricks: {})",
+                sum["lod"]["slots"],
+                levels.join(", ")
+            ),
+        ),
+        (
+            "peak host / GPU memory".into(),
+            format!(
+                "{:.0} MB / {:.0} MB (budgets 1024 / 1024 MiB)",
+                sum["peak_host_mb"].as_f64().unwrap(),
+                sum["gpu_bytes"].as_f64().unwrap() / 1e6
+            ),
+        ),
+    ];
+    figures.extend(viewer(&store));
     Row {
         store: "sparse 16384x16384x8192 uint16 (4 TiB logical)".into(),
-        figures: vec![
-            (
-                "write (chunks touched by five balls, all levels)".into(),
-                format!("{write_s:.1} s, {chunks} chunks"),
-            ),
-            (
-                "render 1024x1024, levels of detail, default budgets: first complete image".into(),
-                format!(
-                    "{wall:.1} s ({} slots; finest bricks: {})",
-                    sum["lod"]["slots"],
-                    levels.join(", ")
-                ),
-            ),
-            (
-                "peak host / GPU memory".into(),
-                format!(
-                    "{:.0} MB / {:.0} MB (budgets 1024 / 1024 MiB)",
-                    sum["peak_host_mb"].as_f64().unwrap(),
-                    sum["gpu_bytes"].as_f64().unwrap() / 1e6
-                ),
-            ),
-        ],
+        figures,
     }
+}
+
+/// `gradvol view` on `store` in a 1280x800 window: how long the stand-in takes to open, the
+/// first view to be refined, the previews while the camera orbits for 3 s, and the view to be
+/// refined again once it rests.
+fn viewer(store: &Path) -> Vec<(String, String)> {
+    let display = display::Display::open();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("orbit.json");
+    let steps = serde_json::json!({"steps": [
+        "wait_until_ready",
+        {"drag": {"from": [700, 300], "to": [950, 360], "ms": 3000}},
+        "wait_until_ready",
+    ]});
+    std::fs::write(&script, steps.to_string()).unwrap();
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_gradvol"))
+        .arg("view")
+        .arg(store)
+        .args([
+            "--script",
+            script.to_str().unwrap(),
+            "--exit-after-frames",
+            "1",
+        ])
+        .args(["--window", "1280x800", "--no-session"])
+        .env("DISPLAY", &display.name)
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let wall = start.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "gradvol view failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("a summary");
+    let sum: serde_json::Value = serde_json::from_str(line).unwrap();
+    let jobs = sum["jobs"].as_array().cloned().unwrap_or_default();
+    let ms = |prefix: &str, outcome: &str| -> Vec<f64> {
+        jobs.iter()
+            .filter(|j| {
+                j["title"].as_str().unwrap_or("").starts_with(prefix) && j["outcome"] == outcome
+            })
+            .map(|j| j["ms"].as_f64().unwrap_or(f64::NAN))
+            .collect()
+    };
+    let opened = ms("opening", "done");
+    let refined = ms("refining", "done");
+    let cancelled = ms("refining", "cancelled").len();
+    let drag = &sum["drags"][0];
+    let lod = &sum["streaming"]["lod"];
+    vec![
+        (
+            "viewer 1280x800 (viewport in the summary): stand-in (level 6) read and shown".into(),
+            format!("{:.1} s", opened.first().copied().unwrap_or(f64::NAN) / 1e3),
+        ),
+        (
+            "viewer: the first view refined at levels of detail (from the camera's rest)".into(),
+            format!(
+                "{:.1} s",
+                refined.first().copied().unwrap_or(f64::NAN) / 1e3
+            ),
+        ),
+        (
+            "viewer: orbiting 3 s on the refined view".into(),
+            format!(
+                "{:.1} previews/s, longest window frame {:.0} ms",
+                drag["previews_per_second"].as_f64().unwrap_or(f64::NAN),
+                drag["max_ui_frame_ms"].as_f64().unwrap_or(f64::NAN)
+            ),
+        ),
+        (
+            "viewer: the view refined again after the orbit".into(),
+            format!(
+                "{:.1} s ({} slots; {} refinements cancelled by moving); whole run {wall:.0} s",
+                refined.last().copied().unwrap_or(f64::NAN) / 1e3,
+                lod["slots"],
+                cancelled
+            ),
+        ),
+    ]
 }
 
 fn main() {

@@ -308,3 +308,60 @@ fn a_four_terabyte_sparse_store_renders_within_the_budgets() {
     let lit = image.rgba.chunks(4).filter(|p| p[..3] != [0, 0, 0]).count();
     assert!(lit > 0, "the balls show");
 }
+
+#[test]
+fn bricks_the_stored_ranges_show_transparent_are_never_fetched() {
+    use common::http::{Faults, Server};
+    let (dir, _store) = converted_lung();
+    let server = Server::start(dir.path(), Faults::default());
+    let url = format!("{}/lung.ome.zarr", server.url);
+    // Levels of detail over HTTP, counting the server's requests. At 512x512 every brick
+    // comes from level 0; with the bone preset the bricks holding only air and soft tissue
+    // (two here) are transparent.
+    let render = |png: &Path, skipping: &str| {
+        let before = server.requests.load(std::sync::atomic::Ordering::SeqCst);
+        let sum = summary(&gradvol(&[
+            "render",
+            &url,
+            "-o",
+            s(png),
+            "--size",
+            "512x512",
+            "--preset",
+            "gradvol-CT-Bone-Surface",
+            "--empty-space-skipping",
+            skipping,
+        ]));
+        let after = server.requests.load(std::sync::atomic::Ordering::SeqCst);
+        (sum, after - before)
+    };
+    let (on_png, off_png) = (dir.path().join("on.png"), dir.path().join("off.png"));
+    let (on, on_requests) = render(&on_png, "on");
+    let (off, off_requests) = render(&off_png, "off");
+    let skipped = on["lod"]["bricks_skipped"].as_u64().unwrap();
+    assert!(skipped > 0, "{on}");
+    assert_eq!(off["lod"]["bricks_skipped"], 0, "{off}");
+    assert_eq!(
+        on["lod"]["slots"].as_u64().unwrap() + skipped,
+        off["lod"]["slots"].as_u64().unwrap()
+    );
+    assert!(
+        on_requests < off_requests,
+        "{on_requests} requests with skipping, {off_requests} without"
+    );
+    // The bricks skipped were transparent: the same image.
+    let (a, b) = (
+        gradvol::png_io::read_png(&on_png).unwrap(),
+        gradvol::png_io::read_png(&off_png).unwrap(),
+    );
+    let worst = a
+        .rgba
+        .iter()
+        .zip(&b.rgba)
+        .map(|(x, y)| x.abs_diff(*y))
+        .max();
+    assert!(worst <= Some(1), "images differ by {worst:?}");
+    eprintln!(
+        "skipped {skipped} bricks; {on_requests} requests against {off_requests} without skipping"
+    );
+}

@@ -187,6 +187,21 @@ fn convert_round_trips_voxels_frame_and_levels_for_every_codec() {
         // The stored |grad f|: level 0 is the CPU path's, bit for bit; level 1 the largest of
         // each 2x2x2 box.
         let pyramid = Pyramid::open(&Location::Folder(out.clone())).unwrap();
+        // The blocks' value ranges kept in the attributes: level 0's whole range is the
+        // volume's, and a region's range holds every value read from it.
+        assert_eq!(pyramid.known_range(), Some(source.range), "{what}");
+        let (first, last) = ([3, 1, 2], [20, 9, 6]);
+        let region = pyramid
+            .read_region(0, [0, 1, 2].map(|a| first[a] as u64..last[a] as u64 + 1))
+            .unwrap();
+        let known = pyramid.known_range_of(0, first, last).unwrap();
+        for i in 0..region.len() {
+            let v = region.get_f64(i);
+            assert!(
+                known[0] <= v && v <= known[1],
+                "{what}: {v} outside {known:?}"
+            );
+        }
         if options.gradient.is_none() {
             assert_eq!(pyramid.stored_gradient(), None);
             continue;

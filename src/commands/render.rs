@@ -190,7 +190,21 @@ fn run_lod(
         options.gpu_budget,
     )
     .map_err(anyhow::Error::msg)?;
-    let plan = source.plan(&scene.camera, scene.render.size);
+    // A store that keeps its blocks' value ranges: the transfer function is known before any
+    // brick is read (a default one spans level 0's range), and bricks it leaves transparent
+    // are never read.
+    let known = source.known_range();
+    let mean_spacing = source.geometry().mean_spacing();
+    let skipping = scene.render.skip_empty_space && scene.render.blend == Blend::Composite;
+    let early_tf = match known {
+        Some(range) if skipping => Some(
+            scene
+                .transfer_function(mean_spacing, range)
+                .map_err(anyhow::Error::msg)?,
+        ),
+        _ => None,
+    };
+    let plan = source.plan_for(&scene.camera, scene.render.size, early_tf.as_ref());
     if plan.over_budget {
         eprintln!(
             "note: even the coarsest level's bricks ({}) exceed the GPU budget of {} MiB",
@@ -200,9 +214,8 @@ fn run_lod(
     }
     let blend = scene.render.blend;
     let transfer = scene.clone();
-    let mean_spacing = source.geometry().mean_spacing();
     let decide = |stats: gradvol::render::streamed::LevelStats| {
-        let range = stats.range.unwrap_or([0.0, 0.0]);
+        let range = known.or(stats.range).unwrap_or([0.0, 0.0]);
         let tf = transfer.transfer_function(mean_spacing, range)?;
         let with_gradient = blend == Blend::Composite && gradient_use(&tf).is_none();
         Ok((tf, with_gradient))

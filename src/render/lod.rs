@@ -30,7 +30,7 @@ use crate::render::quantise::PoolFormat;
 use crate::render::renderer::{GradientReport, Pages, Renderer};
 use crate::render::streamed::{LevelStats, StoreBricks};
 use crate::scene::RenderSettings;
-use crate::tf::TransferFunction;
+use crate::tf::{SCALAR_LUT_SIZE, TransferFunction};
 use crate::volume::Space;
 use crate::volume::zarr::Pyramid;
 
@@ -132,6 +132,8 @@ pub struct Plan {
     pub wanted: Vec<(usize, [usize; 3])>,
     /// Whether even the coarsest choice exceeds the slots.
     pub over_budget: bool,
+    /// The wanted bricks known to be transparent: not read, no slot (sorted).
+    pub empty: Vec<(usize, [usize; 3])>,
 }
 
 /// Pixels a millimetre covers at `p` for a camera placed as `clip_from_world` says.
@@ -188,6 +190,21 @@ pub fn plan(
     slots: usize,
     pixel: f64,
 ) -> Plan {
+    plan_skipping(maps, geometry, camera, size, slots, pixel, &|_, _| false)
+}
+
+/// [`plan`] where `empty(map, brick)` says which bricks are known to be transparent without
+/// reading them: they take no slot, are never read, and are never coarsened (they cost
+/// nothing), so the slots go to the bricks that show.
+pub fn plan_skipping(
+    maps: &[LevelMap],
+    geometry: &Geometry,
+    camera: &Camera,
+    size: [u32; 2],
+    slots: usize,
+    pixel: f64,
+    empty: &(dyn Fn(usize, [usize; 3]) -> bool + Sync),
+) -> Plan {
     let finest = &maps[0].layout;
     let (centre, radius) = geometry.bounding_sphere();
     let placed = camera.place(centre, radius, size[0] as f64 / size[1] as f64);
@@ -225,42 +242,58 @@ pub fn plan(
                 .unwrap_or(0),
         })
         .collect();
-    // How many finest bricks each (level, brick) serves.
+    let key = |i: usize, c: usize| (c, maps[c].brick_for(finest, bricks[i]));
+    // How many finest bricks each (level, brick) serves, and which of those are empty.
     let mut uses: HashMap<(usize, [usize; 3]), usize> = HashMap::new();
-    for (i, b0) in bricks.iter().enumerate() {
-        *uses
-            .entry((choice[i], maps[choice[i]].brick_for(finest, *b0)))
-            .or_default() += 1;
+    for (i, &c) in choice.iter().enumerate() {
+        *uses.entry(key(i, c)).or_default() += 1;
     }
+    let mut known: HashMap<(usize, [usize; 3]), bool> = uses
+        .keys()
+        .collect::<Vec<_>>()
+        .par_iter()
+        .map(|&&k| (k, empty(k.0, k.1)))
+        .collect();
+    let mut is_empty = |k: (usize, [usize; 3])| *known.entry(k).or_insert_with(|| empty(k.0, k.1));
+    let mut occupied = uses.keys().filter(|&&k| !is_empty(k)).count();
     let mut order: Vec<usize> = (0..bricks.len()).collect();
     order.sort_by(|&x, &y| footprint[x].total_cmp(&footprint[y]));
-    while uses.len() > slots && choice.iter().any(|&c| c < last) {
+    let mut moved = true;
+    while occupied > slots && moved {
+        moved = false;
         for &i in &order {
-            if uses.len() <= slots {
+            if occupied <= slots {
                 break;
             }
-            if choice[i] == last {
+            let old = key(i, choice[i]);
+            if choice[i] == last || is_empty(old) {
                 continue;
             }
-            let old = (choice[i], maps[choice[i]].brick_for(finest, bricks[i]));
+            moved = true;
             if let Some(n) = uses.get_mut(&old) {
                 *n -= 1;
                 if *n == 0 {
                     uses.remove(&old);
+                    occupied -= 1;
                 }
             }
             choice[i] += 1;
-            *uses
-                .entry((choice[i], maps[choice[i]].brick_for(finest, bricks[i])))
-                .or_default() += 1;
+            let new = key(i, choice[i]);
+            let n = uses.entry(new).or_default();
+            *n += 1;
+            if *n == 1 && !is_empty(new) {
+                occupied += 1;
+            }
         }
     }
     let mut wanted: Vec<(usize, [usize; 3])> = uses.into_keys().collect();
     wanted.sort();
+    let empty: Vec<(usize, [usize; 3])> = wanted.iter().copied().filter(|&k| is_empty(k)).collect();
     Plan {
-        over_budget: wanted.len() > slots,
+        over_budget: occupied > slots,
         choice,
         wanted,
+        empty,
     }
 }
 
@@ -271,6 +304,8 @@ pub struct LodReport {
     pub bricks_per_level: Vec<(usize, usize)>,
     /// Slots the pool has (the distinct bricks loaded).
     pub slots: usize,
+    /// Bricks the plan wanted that the store's block ranges showed transparent: never read.
+    pub bricks_skipped: usize,
     pub over_budget: bool,
     /// The default distance between samples: the finest drawn level's smallest spacing.
     pub sample_distance_mm: f64,
@@ -379,6 +414,40 @@ impl LodSource {
         plan(&self.maps, &self.geometry, camera, size, self.slots(), 1.0)
     }
 
+    /// [`LodSource::plan`], where the bricks the store's block ranges show transparent under
+    /// `tf` are never read and take no slot (see [`plan_skipping`]); without `tf`, or for a
+    /// store that keeps no ranges, the plain plan. Only for renderers that skip empty space
+    /// and keep `tf`: a brick skipped has no slot.
+    pub fn plan_for(&self, camera: &Camera, size: [u32; 2], tf: Option<&TransferFunction>) -> Plan {
+        let (Some(tf), Some(whole)) = (tf, self.pyramid.known_range()) else {
+            return self.plan(camera, size);
+        };
+        // The renderer's table spans at most the data's range in SCALAR_LUT_SIZE entries and
+        // its sampler blends neighbouring entries: two entries of margin keep the test
+        // conservative.
+        let margin = 2.0 * (whole[1] - whole[0]).max(0.0) / (SCALAR_LUT_SIZE - 1) as f64;
+        let supplies = &self.supplies;
+        let empty = |m: usize, brick: [usize; 3]| {
+            supplies[m]
+                .known_range(brick)
+                .is_some_and(|[lo, hi]| tf.transparent_over([lo - margin, hi + margin]))
+        };
+        plan_skipping(
+            &self.maps,
+            &self.geometry,
+            camera,
+            size,
+            self.slots(),
+            1.0,
+            &empty,
+        )
+    }
+
+    /// Level 0's value range when the store keeps its blocks' ranges (no voxel read).
+    pub fn known_range(&self) -> Option<[f64; 2]> {
+        self.pyramid.known_range()
+    }
+
     /// Computes |grad f| by `operator` from now on (the caches start again).
     pub fn set_operator(&mut self, operator: Operator) -> Result<(), String> {
         if operator != self.operator {
@@ -468,13 +537,21 @@ fn build(
     watch: &Watch,
 ) -> Result<(Renderer, TransferFunction, LodReport), GpuError> {
     let finest = maps[0].layout;
+    // The bricks to read: those not known to be transparent.
+    let skipped: std::collections::HashSet<(usize, [usize; 3])> =
+        plan.empty.iter().copied().collect();
+    let drawn: Vec<(usize, [usize; 3])> = plan
+        .wanted
+        .iter()
+        .copied()
+        .filter(|k| !skipped.contains(k))
+        .collect();
     let mut stats = LevelStats {
         range: None,
         gradient_max: 0.0,
     };
     for (m, supply) in supplies.iter().enumerate() {
-        let mine: Vec<[usize; 3]> = plan
-            .wanted
+        let mine: Vec<[usize; 3]> = drawn
             .iter()
             .filter(|(l, _)| *l == m)
             .map(|(_, b)| *b)
@@ -489,7 +566,7 @@ fn build(
     let quantisation = supplies[0].quantisation();
     let side = finest.slot_side();
     let max_side = gpu.device.limits().max_texture_dimension_3d as usize;
-    let grid = pool_grid([plan.wanted.len().max(1), 1, 1], side, max_side).ok_or_else(|| {
+    let grid = pool_grid([drawn.len().max(1), 1, 1], side, max_side).ok_or_else(|| {
         let [nx, ny, nz] = geometry.dims;
         GpuError::VolumeTooLarge(nx, ny, nz, max_side as u32)
     })?;
@@ -500,19 +577,18 @@ fn build(
             i / (grid[0] * grid[1]),
         ]
     };
-    let index: HashMap<(usize, [usize; 3]), usize> = plan
-        .wanted
-        .iter()
-        .enumerate()
-        .map(|(i, &k)| (k, i))
-        .collect();
+    let index: HashMap<(usize, [usize; 3]), usize> =
+        drawn.iter().enumerate().map(|(i, &k)| (k, i)).collect();
     let b = finest.bricks;
+    // A brick served by a transparent one has no slot: its blocks stay empty, so rays never
+    // sample it (the caller skips only where empty space is skipped).
     let entries: Vec<u32> = (0..finest.brick_count())
         .map(|i| {
             let b0 = [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])];
             let m = plan.choice[i];
-            let slot = index[&(m, maps[m].brick_for(&finest, b0))];
-            level_entry(slot_of_index(slot), maps[m].level)
+            index
+                .get(&(m, maps[m].brick_for(&finest, b0)))
+                .map_or(0, |&slot| level_entry(slot_of_index(slot), maps[m].level))
         })
         .collect();
     let pages = Pages {
@@ -529,8 +605,8 @@ fn build(
         // Each coarse brick's whole range, for the finest blocks it serves.
         let mut coarse: HashMap<(usize, [usize; 3]), [f32; 4]> = HashMap::new();
         let batch = 2 * rayon::current_num_threads().max(1);
-        for first in (0..plan.wanted.len()).step_by(batch) {
-            let keys = &plan.wanted[first..(first + batch).min(plan.wanted.len())];
+        for first in (0..drawn.len()).step_by(batch) {
+            let keys = &drawn[first..(first + batch).min(drawn.len())];
             let made: Vec<(Vec<Texel>, Vec<u8>)> = keys
                 .par_iter()
                 .map(|&(m, brick)| {
@@ -552,7 +628,7 @@ fn build(
                 })
                 .collect();
             pool.upload_slots(gpu, &writes);
-            watch(first + keys.len(), plan.wanted.len()).map_err(GpuError::Bricks)?;
+            watch(first + keys.len(), drawn.len()).map_err(GpuError::Bricks)?;
             for (&(m, brick), (texels, _)) in keys.iter().zip(&made) {
                 if m == 0 {
                     block_ranges_of(&finest, brick, texels, &mut ranges);
@@ -574,7 +650,9 @@ fn build(
                 continue;
             }
             let b0 = [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])];
-            let r = coarse[&(m, maps[m].brick_for(&finest, b0))];
+            let Some(&r) = coarse.get(&(m, maps[m].brick_for(&finest, b0))) else {
+                continue; // transparent: no slot
+            };
             for z in 0..per[2] {
                 for y in 0..per[1] {
                     for x in 0..per[0] {
@@ -606,7 +684,8 @@ fn build(
     bricks_per_level.sort();
     let report = LodReport {
         bricks_per_level,
-        slots: plan.wanted.len(),
+        slots: drawn.len(),
+        bricks_skipped: plan.empty.len(),
         over_budget: plan.over_budget,
         sample_distance_mm: maps[finest_drawn].voxel_mm,
     };

@@ -202,6 +202,15 @@ impl StoreBricks {
         &self.layout
     }
 
+    /// The range of the values in `brick`'s slot, when the store keeps its blocks' ranges (no
+    /// voxel is read).
+    pub fn known_range(&self, brick: [usize; 3]) -> Option<[f64; 2]> {
+        let span = slot_span(&self.layout, brick);
+        let first = span.map(|s| s[0]);
+        let last = span.map(|s| s[1]);
+        self.pyramid.known_range_of(self.level, first, last)
+    }
+
     /// Voxels the operator reads beyond a voxel along each axis.
     fn reach(&self) -> [usize; 3] {
         match self.operator {

@@ -151,6 +151,18 @@ impl TransferFunction {
         [r, g, b, alpha]
     }
 
+    /// Whether the scalar opacity is zero over all of `[a, b]`: every sample whose value lies
+    /// there is transparent, whatever its |grad f|.
+    pub fn transparent_over(&self, [a, b]: [f64; 2]) -> bool {
+        let zero = |v: f64| piecewise(&self.scalar_opacity, v, |p| p[1]) == 0.0;
+        zero(a)
+            && zero(b)
+            && self
+                .scalar_opacity
+                .iter()
+                .all(|p| p[0] < a || p[0] > b || p[1] == 0.0)
+    }
+
     /// The gradient opacity at |grad f| = `g` (data units per mm).
     pub fn gradient_alpha(&self, g: f64) -> f64 {
         piecewise(&self.gradient_opacity, g, |p| p[1])
@@ -337,6 +349,23 @@ mod tests {
         let step = vec![[0.0, 0.0], [5.0, 0.0], [5.0, 1.0], [9.0, 1.0]];
         assert_eq!(piecewise(&step, 4.999, |p| p[1]), 0.0);
         assert_eq!(piecewise(&step, 5.0, |p| p[1]), 1.0);
+    }
+
+    #[test]
+    fn transparency_over_a_range_sees_every_point_inside_it() {
+        let tf = TransferFunction {
+            scalar_opacity: vec![[0.0, 0.0], [100.0, 0.0], [150.0, 0.6], [200.0, 0.0]],
+            ..tf()
+        };
+        assert!(tf.transparent_over([-50.0, 100.0]));
+        assert!(!tf.transparent_over([-50.0, 100.5]));
+        assert!(!tf.transparent_over([140.0, 160.0]), "a peak inside");
+        assert!(!tf.transparent_over([120.0, 180.0]));
+        assert!(tf.transparent_over([200.0, 1e9]));
+        assert!(
+            !tf.transparent_over([10.0, 300.0]),
+            "a peak between the ends"
+        );
     }
 
     #[test]

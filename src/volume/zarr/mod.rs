@@ -7,6 +7,7 @@
 //! `"gradvol"` attributes, so a round trip changes nothing.
 
 pub mod meta;
+pub mod ranges;
 pub mod retry;
 pub mod sparse;
 mod write;
@@ -113,6 +114,8 @@ struct Level {
     summary: LevelSummary,
     /// Position of voxel (0, 0, 0) in the store's frame, mm (x, y, z).
     offset: [f64; 3],
+    /// The value range of each block, when the store keeps them (see [`ranges`]).
+    ranges: Option<ranges::LevelRanges>,
 }
 
 /// An opened OME-Zarr image: its levels, finest first.
@@ -244,7 +247,9 @@ impl Pyramid {
                 let s: Vec<u64> = s.iter().map(|c| c.get()).collect();
                 xyz(&layout, &s, 1).map(to_usize)
             });
+            let ranges = ranges::LevelRanges::of_attributes(array.attributes(), dims);
             levels.push(Level {
+                ranges,
                 array,
                 summary: LevelSummary {
                     path: dataset.path.clone(),
@@ -294,6 +299,23 @@ impl Pyramid {
             retrying,
             gradient,
         })
+    }
+
+    /// The range of the values of voxels `first` to `last` (inclusive, x, y, z) of `level`,
+    /// when the store keeps its blocks' ranges; no voxel is read.
+    pub fn known_range_of(
+        &self,
+        level: usize,
+        first: [usize; 3],
+        last: [usize; 3],
+    ) -> Option<[f64; 2]> {
+        let ranges = self.levels[level].ranges.as_ref()?;
+        Some(ranges.of_region(first, last))
+    }
+
+    /// The range of level 0's values, when the store keeps its blocks' ranges.
+    pub fn known_range(&self) -> Option<[f64; 2]> {
+        self.levels[0].ranges.as_ref().map(|r| r.whole())
     }
 
     /// The operator of the stored |grad f| pyramid, if the store has one.

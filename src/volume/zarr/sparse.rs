@@ -76,7 +76,7 @@ pub fn write_sparse(
     }
     let mut chunks = 0;
     for (l, d) in level_dims.iter().enumerate() {
-        let array = ArrayBuilder::new(
+        let mut array = ArrayBuilder::new(
             vec![d[2], d[1], d[0]],
             vec![chunk; 3],
             data_type::uint16(),
@@ -111,29 +111,46 @@ pub fn write_sparse(
         }
         chunks += wanted.len();
         let wanted: Vec<[u64; 3]> = wanted.into_iter().collect();
-        wanted.par_iter().try_for_each(|&[cz, cy, cx]| {
-            let n = chunk as usize;
-            let mut values = vec![0u16; n * n * n];
-            for (k, plane) in values.chunks_exact_mut(n * n).enumerate() {
-                let z = position(cz * chunk + k as u64);
-                for (j, row) in plane.chunks_exact_mut(n).enumerate() {
-                    let y = position(cy * chunk + j as u64);
-                    for (i, v) in row.iter_mut().enumerate() {
-                        let x = position(cx * chunk + i as u64);
-                        for b in balls {
-                            let [dx, dy, dz] = [x - b.centre[0], y - b.centre[1], z - b.centre[2]];
-                            let r = (dx * dx + dy * dy + dz * dz).sqrt();
-                            let inside = (0.5 + (b.radius - r) / step).clamp(0.0, 1.0);
-                            let value = (inside * b.value as f64).round() as u16;
-                            *v = (*v).max(value);
+        let ranges: Vec<super::ranges::BlockRange> = wanted
+            .par_iter()
+            .map(|&[cz, cy, cx]| {
+                let n = chunk as usize;
+                let mut values = vec![0u16; n * n * n];
+                for (k, plane) in values.chunks_exact_mut(n * n).enumerate() {
+                    let z = position(cz * chunk + k as u64);
+                    for (j, row) in plane.chunks_exact_mut(n).enumerate() {
+                        let y = position(cy * chunk + j as u64);
+                        for (i, v) in row.iter_mut().enumerate() {
+                            let x = position(cx * chunk + i as u64);
+                            for b in balls {
+                                let [dx, dy, dz] =
+                                    [x - b.centre[0], y - b.centre[1], z - b.centre[2]];
+                                let r = (dx * dx + dy * dy + dz * dz).sqrt();
+                                let inside = (0.5 + (b.radius - r) / step).clamp(0.0, 1.0);
+                                let value = (inside * b.value as f64).round() as u16;
+                                *v = (*v).max(value);
+                            }
                         }
                     }
                 }
-            }
-            array
-                .store_chunk(&[cz, cy, cx], values)
-                .map_err(|e| e.to_string())
-        })?;
+                let lo = values.iter().copied().min().unwrap_or(0) as f64;
+                let hi = values.iter().copied().max().unwrap_or(0) as f64;
+                array
+                    .store_chunk(&[cz, cy, cx], values)
+                    .map_err(|e| e.to_string())?;
+                Ok((cx as usize, cy as usize, cz as usize, lo, hi))
+            })
+            .collect::<Result<_, String>>()?;
+        // The chunks written and their ranges; the others hold only zeros (see `ranges`).
+        let stored = super::ranges::StoredRanges {
+            block: [chunk as usize; 3],
+            fill: [0.0, 0.0],
+            blocks: ranges,
+        };
+        array
+            .attributes_mut()
+            .insert("gradvol".into(), serde_json::json!({ "ranges": stored }));
+        array.store_metadata().map_err(|e| e.to_string())?;
     }
     let mut group = GroupBuilder::new()
         .build(store, "/")

@@ -242,6 +242,12 @@ impl Writer<'_> {
         if self.options.shard > 1 {
             builder.subchunk_shape(vec![c; 3]);
         }
+        // Each block's value range in the array's attributes (see `super::ranges`).
+        if let Some(ranges) = super::ranges::measure(data, dims, self.options.chunk) {
+            let mut attributes = serde_json::Map::new();
+            attributes.insert("gradvol".into(), serde_json::json!({ "ranges": ranges }));
+            builder.attributes(attributes);
+        }
         let array = builder
             .build(self.store.clone(), path)
             .map_err(|e| e.to_string())?;
