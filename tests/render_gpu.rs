@@ -200,6 +200,41 @@ fn tiles_join_without_seams() {
 }
 
 #[test]
+fn a_frame_drawn_in_bands_of_rows_is_the_frame_drawn_whole() {
+    // The viewer draws slow frames band by band; each frame of an accumulation (its jitter
+    // shifted) must come out the same as drawn at once.
+    let gpu = gpu();
+    let phantom = ct_phantom([32, 28, 14], [1.0, 1.0, 2.5], 15.0);
+    let tf = presets::preset("gradvol-CT-Bone-Surface", 1.5).unwrap();
+    let mut s = settings(64);
+    s.size = [120, 90];
+    let camera = Camera {
+        azimuth_deg: -35.0,
+        ..Camera::default()
+    };
+    let mut r = Renderer::new(&gpu, &phantom, &tf).unwrap();
+    r.prepare(&gpu, &phantom, &s).unwrap();
+    for frame in [0, 3] {
+        let whole = r.render_frame(&gpu, &camera, &s, frame).unwrap();
+        let mut rows = Vec::new();
+        for first in (0..90).step_by(23) {
+            let count = 23.min(90 - first);
+            let band = r
+                .render_frame_rows(&gpu, &camera, &s, frame, first, count)
+                .unwrap();
+            assert_eq!(band.len(), 4 * 120 * count as usize);
+            rows.extend_from_slice(&band);
+        }
+        assert!(
+            rows == whole.rgba,
+            "frame {frame}: the bands differ from the whole"
+        );
+        let lit = whole.rgba.chunks(4).filter(|p| p[3] > 0).count();
+        assert!(lit > 500, "the phantom shows ({lit} pixels)");
+    }
+}
+
+#[test]
 fn large_images_stream_into_the_png_band_by_band() {
     let gpu = gpu();
     let phantom = ct_phantom([32, 28, 14], [1.0, 1.0, 2.5], 15.0);

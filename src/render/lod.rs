@@ -419,18 +419,15 @@ impl LodSource {
     /// store that keeps no ranges, the plain plan. Only for renderers that skip empty space
     /// and keep `tf`: a brick skipped has no slot.
     pub fn plan_for(&self, camera: &Camera, size: [u32; 2], tf: Option<&TransferFunction>) -> Plan {
-        let (Some(tf), Some(whole)) = (tf, self.pyramid.known_range()) else {
+        let Some(tf) = tf else {
             return self.plan(camera, size);
         };
-        // The renderer's table spans at most the data's range in SCALAR_LUT_SIZE entries and
-        // its sampler blends neighbouring entries: two entries of margin keep the test
-        // conservative.
-        let margin = 2.0 * (whole[1] - whole[0]).max(0.0) / (SCALAR_LUT_SIZE - 1) as f64;
-        let supplies = &self.supplies;
+        if self.pyramid.known_range().is_none() {
+            return self.plan(camera, size);
+        }
         let empty = |m: usize, brick: [usize; 3]| {
-            supplies[m]
-                .known_range(brick)
-                .is_some_and(|[lo, hi]| tf.transparent_over([lo - margin, hi + margin]))
+            self.judged_range(m, brick)
+                .is_some_and(|r| tf.transparent_over(r))
         };
         plan_skipping(
             &self.maps,
@@ -441,6 +438,27 @@ impl LodSource {
             1.0,
             &empty,
         )
+    }
+
+    /// The value range the store's block ranges give brick `brick` of map `m`, widened by the
+    /// margin a transfer function's test needs: the renderer's table spans at most the data's
+    /// range in SCALAR_LUT_SIZE entries and its sampler blends neighbouring entries, so two
+    /// entries of margin keep the test conservative.
+    fn judged_range(&self, m: usize, brick: [usize; 3]) -> Option<[f64; 2]> {
+        let whole = self.pyramid.known_range()?;
+        let margin = 2.0 * (whole[1] - whole[0]).max(0.0) / (SCALAR_LUT_SIZE - 1) as f64;
+        let [lo, hi] = self.supplies[m].known_range(brick)?;
+        Some([lo - margin, hi + margin])
+    }
+
+    /// The ranges (as [`LodSource::plan_for`] judged them) of the bricks `plan` skipped: a
+    /// renderer built from it stays right for a transfer function transparent over all of
+    /// them, and only for such.
+    pub fn skipped_ranges(&self, plan: &Plan) -> Vec<[f64; 2]> {
+        plan.empty
+            .iter()
+            .filter_map(|&(m, brick)| self.judged_range(m, brick))
+            .collect()
     }
 
     /// Level 0's value range when the store keeps its blocks' ranges (no voxel read).

@@ -781,6 +781,37 @@ impl Renderer {
         })
     }
 
+    /// Rows `first..first + count` of frame `frame` of an accumulation of `settings.size` (at
+    /// most [`TILE_SIDE`] per side), read back: the pixels [`Renderer::render_frame`] draws
+    /// there. The viewer draws a slow frame band by band so that a new request need not wait
+    /// for the whole of it.
+    pub fn render_frame_rows(
+        &mut self,
+        gpu: &Gpu,
+        camera: &Camera,
+        settings: &RenderSettings,
+        frame: u32,
+        first: u32,
+        count: u32,
+    ) -> Result<Vec<u8>, GpuError> {
+        let [w, h] = settings.size;
+        let tile = Tile {
+            image_size: [w, h],
+            offset: [0, first],
+        };
+        let mut params = self.params(camera, settings, tile);
+        params.jitter_offset = jitter_offset(frame);
+        let ratio = correction_ratio(&self.geometry, &self.settled(settings), &self.tf);
+        self.draw_tile(
+            gpu,
+            &params,
+            ratio,
+            [w.min(TILE_SIDE), count.min(TILE_SIDE)],
+        )?;
+        let (width, height, texture, _) = self.target.as_ref().expect("drawn");
+        read_rgba8(gpu, texture, *width, *height)
+    }
+
     /// [`Renderer::draw`], then waits for the GPU: what the frame-time benchmark measures.
     pub fn draw_and_wait(
         &mut self,

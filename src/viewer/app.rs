@@ -269,6 +269,7 @@ impl Viewer {
         }
         self.poll_jobs();
         self.drive_refinement();
+        self.viewport.draft = self.refinement.job.is_some();
         if let Err(e) = self.viewport.receive(&ctx, &self.frames, &self.doc) {
             self.status = e;
         }

@@ -120,6 +120,9 @@ pub struct Shown {
     pub analysis: Analysis,
     /// The renderer on show: the volume's own, or for a streamed store one refined for a view.
     pub renderer: Arc<Mutex<Renderer>>,
+    /// The volume's own renderer (a streamed store's stand-in), on show whenever no refined
+    /// one fits the view.
+    pub own: Arc<Mutex<Renderer>>,
     /// A store too large to read whole: `volume` is its stand-in, and views are refined from
     /// the store at levels of detail.
     pub streaming: Option<Streaming>,
@@ -238,11 +241,14 @@ impl Shown {
         )
         .map_err(|e| e.to_string())?;
         let pool = renderer.pool_params();
+        let table = renderer.table().clone();
+        let renderer = Arc::new(Mutex::new(renderer));
         Ok(Shown {
             streaming: None,
             geometry: Geometry::of(&volume),
-            table: renderer.table().clone(),
-            renderer: Arc::new(Mutex::new(renderer)),
+            table,
+            own: renderer.clone(),
+            renderer,
             pool,
             analysis,
             volume,

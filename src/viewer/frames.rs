@@ -225,6 +225,9 @@ fn step_up(step: f64) -> f64 {
         .unwrap_or(PreviewModel::MAX_STEP)
 }
 
+/// A full frame expected to take longer than this (ms) is drawn in bands of about this cost.
+const BAND_MS: f64 = 150.0;
+
 /// An accumulation in progress.
 struct Refining {
     request: Request,
@@ -367,11 +370,11 @@ impl Worker {
             return if request.moving {
                 self.preview(&renderer, request).map(Some)
             } else {
-                self.refine_first(&renderer, request).map(Some)
+                self.refine_first(&renderer, request)
             };
         }
         if self.refining.is_some() {
-            return self.refine_next(&renderer).map(Some);
+            return self.refine_next(&renderer);
         }
         Ok(None)
     }
@@ -387,7 +390,9 @@ impl Worker {
             r.sample_distance(&request.settings)
         };
         settings.sample_distance_mm = Some(base * step);
-        let (image, draw_ms, pool) = self.draw(renderer, &request.camera, &settings, 0)?;
+        let (image, draw_ms, pool) = self
+            .draw(renderer, &request.camera, &settings, 0, false)?
+            .expect("a preview is drawn whole");
         let ms = draw_ms + std::mem::take(&mut self.tf_ms);
         self.model.observe(ms, scale, step);
         Ok(Frame {
@@ -405,8 +410,12 @@ impl Worker {
         &mut self,
         renderer: &Mutex<Renderer>,
         request: Request,
-    ) -> Result<Frame, String> {
-        let (image, ms, pool) = self.draw(renderer, &request.camera, &request.settings, 0)?;
+    ) -> Result<Option<Frame>, String> {
+        let Some((image, ms, pool)) =
+            self.draw(renderer, &request.camera, &request.settings, 0, true)?
+        else {
+            return Ok(None);
+        };
         self.tf_ms = 0.0;
         self.model.observe(ms, 1.0, 1.0);
         let of = crate::render::renderer::frames_of(&request.settings);
@@ -419,7 +428,7 @@ impl Worker {
                 of,
             });
         }
-        Ok(Frame {
+        Ok(Some(Frame {
             request: request.id,
             volume_generation: request.volume_generation,
             tf_generation: request.tf_generation,
@@ -427,18 +436,22 @@ impl Worker {
             quality: Quality::Full { samples: 1, of },
             ms,
             pool,
-        })
+        }))
     }
 
-    fn refine_next(&mut self, renderer: &Mutex<Renderer>) -> Result<Frame, String> {
+    fn refine_next(&mut self, renderer: &Mutex<Renderer>) -> Result<Option<Frame>, String> {
         let mut refining = self.refining.take().expect("refining");
         let k = refining.sum.frames();
-        let (image, ms, pool) = self.draw(
+        let Some((image, ms, pool)) = self.draw(
             renderer,
             &refining.request.camera,
             &refining.request.settings,
             k,
-        )?;
+            true,
+        )?
+        else {
+            return Ok(None);
+        };
         refining.sum.add(&image.rgba);
         let samples = refining.sum.frames();
         let frame = Frame {
@@ -460,24 +473,67 @@ impl Worker {
         if samples < refining.of {
             self.refining = Some(refining);
         }
-        Ok(frame)
+        Ok(Some(frame))
     }
 
+    /// Draws frame `frame` of `settings` and reads it back, with the time it took. A full
+    /// frame (`banded`) expected to take longer than [`BAND_MS`] is drawn in bands of rows, and
+    /// a new request or volume arriving between two bands abandons it (`None`): a slow
+    /// renderer holds a new request up by a band, not by a frame.
     fn draw(
-        &self,
+        &mut self,
         renderer: &Mutex<Renderer>,
         camera: &Camera,
         settings: &RenderSettings,
         frame: u32,
-    ) -> Result<(Image, f64, PoolReport), String> {
+        banded: bool,
+    ) -> Result<Option<(Image, f64, PoolReport)>, String> {
         let start = Instant::now();
+        let [width, height] = settings.size;
+        let bands = match (banded, self.model.full_ms()) {
+            (false, _) => 1,
+            // Nothing measured on this renderer yet: it may be slow.
+            (true, None) => 4,
+            (true, Some(ms)) => (ms / BAND_MS).ceil().clamp(1.0, 16.0) as u32,
+        }
+        .min(height);
         // An export holds the lock while it draws: frames wait here, the window does not.
         let mut r = renderer.lock().map_err(|e| e.to_string())?;
-        let image = r
-            .render_frame(&self.gpu, camera, settings, frame)
-            .map_err(|e| format!("render failed: {e}"))?;
+        let failed = |e| format!("render failed: {e}");
+        let image = if bands <= 1 {
+            r.render_frame(&self.gpu, camera, settings, frame)
+                .map_err(failed)?
+        } else {
+            let rows = height.div_ceil(bands);
+            let mut rgba = Vec::with_capacity(4 * width as usize * height as usize);
+            for first in (0..height).step_by(rows as usize) {
+                let count = rows.min(height - first);
+                let band = r
+                    .render_frame_rows(&self.gpu, camera, settings, frame, first, count)
+                    .map_err(failed)?;
+                rgba.extend_from_slice(&band);
+                if first + count < height && self.interrupted() {
+                    return Ok(None);
+                }
+            }
+            Image {
+                width,
+                height,
+                rgba,
+            }
+        };
         let ms = start.elapsed().as_secs_f64() * 1e3;
-        Ok((image, ms, r.report()))
+        Ok(Some((image, ms, r.report())))
+    }
+
+    /// Takes the commands that came meanwhile; whether one of them makes the frame in hand
+    /// pointless (a new request or a new volume; a transfer function comes with a request).
+    fn interrupted(&mut self) -> bool {
+        let generation = self.renderer.as_ref().map(|(_, g)| *g);
+        while let Ok(command) = self.inbox.try_recv() {
+            self.take(command);
+        }
+        self.pending.is_some() || self.renderer.as_ref().map(|(_, g)| *g) != generation
     }
 }
 

@@ -1,13 +1,16 @@
 //! Levels of detail in the viewer. A store whose full resolution is too large to read whole
 //! opens as a stand-in: a coarse level read whole, which the histograms, the statistics and
-//! picking use and which is drawn at once. Once the camera has rested for [`REST`], a
-//! background job plans the levels this view wants within the budgets (each brick from the
-//! level whose voxels are about a pixel there, as `gradvol render` does), reads and packs those
-//! bricks into a new renderer, and the viewer swaps it in; until then the image on screen stays
-//! the one drawn before, so the view is never empty and never waits. Moving the camera again
-//! cancels a refinement in flight (it stops at its next batch of bricks) and a new one starts
-//! when the camera rests. The host caches of the bricks last between refinements, so coming
-//! back to a view reads little.
+//! picking use and which is drawn whenever the view moves. Once the camera has rested for
+//! [`REST`], a background job plans the levels this view wants within the budgets (each brick
+//! from the level whose voxels are about a pixel there, as `gradvol render` does; bricks the
+//! store's block ranges show transparent under the transfer function are left out), reads and
+//! packs those bricks into a new renderer, and the viewer swaps it in; until then the stand-in
+//! stays on show, so the view is never empty and never waits. The refined renderer stays on
+//! show only while it fits: moving the camera, resizing the viewport, changing the operator or
+//! a transfer function that comes to see a brick it left out puts the stand-in back (cheap to
+//! draw, so the view moves at its pace) and cancels a refinement in flight (it stops at its
+//! next batch of bricks); a new one starts when the view rests. The host caches of the bricks
+//! last between refinements, so coming back to a view reads little.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,6 +19,8 @@ use crate::camera::Camera;
 use crate::gradient::Operator;
 use crate::render::lod::{LodReport, LodSource};
 use crate::render::renderer::Renderer;
+use crate::scene::{Blend, RenderSettings};
+use crate::tf::TransferFunction;
 use crate::viewer::app::Viewer;
 use crate::viewer::jobs::{CANCELLED, Job, Poll, Progress};
 
@@ -67,12 +72,38 @@ pub struct Streaming {
     pub source: Arc<Mutex<LodSource>>,
     /// The stand-in's level.
     pub stand_in: usize,
-    /// The view the renderer on show was refined for, and what it drew; `None` while the
-    /// stand-in is on show.
-    pub refined: Option<(ViewKey, LodReport)>,
+    /// The refined renderer on show; `None` while the stand-in is on show.
+    pub refined: Option<RefinedView>,
     /// A view whose refinement failed or was cancelled by the user: not refined again until
     /// the view changes.
     pub failed: Option<ViewKey>,
+}
+
+/// What a refined renderer on show was made for.
+#[derive(Debug, Clone)]
+pub struct RefinedView {
+    pub view: ViewKey,
+    pub report: LodReport,
+    /// The value ranges of the bricks it skipped as transparent under the transfer function
+    /// of the day (they have no slot).
+    pub skipped: Vec<[f64; 2]>,
+}
+
+impl RefinedView {
+    /// Whether this renderer draws `view` as a renderer of the whole volume would under
+    /// `tf` and `render`: the same view, and every brick it skipped still transparent (and
+    /// composited: maximum intensity sees every value).
+    pub fn fits(&self, view: &ViewKey, tf: &TransferFunction, render: &RenderSettings) -> bool {
+        self.view == *view
+            && (self.skipped.is_empty()
+                || (skips(render) && self.skipped.iter().all(|&r| tf.transparent_over(r))))
+    }
+}
+
+/// Whether a refinement for `render` may leave out the bricks its transfer function makes
+/// transparent.
+fn skips(render: &RenderSettings) -> bool {
+    render.skip_empty_space && render.blend == Blend::Composite
 }
 
 /// A finished refinement.
@@ -81,6 +112,7 @@ pub struct Refined {
     pub renderer: Renderer,
     pub report: LodReport,
     pub view: ViewKey,
+    pub skipped: Vec<[f64; 2]>,
     /// Bricks the store did not deliver (drawn empty).
     pub missing: usize,
     pub ms: f64,
@@ -133,6 +165,7 @@ impl Viewer {
         let Some(view) = self.view_now() else {
             return;
         };
+        self.show_stand_in_unless_refined_fits(&view);
         let size = view.size;
         let now = Instant::now();
         let since = match &self.refinement.rest {
@@ -155,8 +188,7 @@ impl Viewer {
         let Some(streaming) = self.doc.shown.as_ref().and_then(|s| s.streaming.as_ref()) else {
             return;
         };
-        let done = streaming.refined.as_ref().map(|(v, _)| v) == Some(&view)
-            || streaming.failed == Some(view);
+        let done = streaming.refined.is_some() || streaming.failed == Some(view);
         if moving || done {
             return;
         }
@@ -185,7 +217,10 @@ impl Viewer {
             let mut source = source.lock().map_err(|e| e.to_string())?;
             p.check()?;
             source.set_operator(view.operator)?;
-            let plan = source.plan(&view.camera, view.size);
+            // Bricks the store's ranges show transparent are left out while skipping; the
+            // viewer shows the stand-in again if the transfer function comes to see them.
+            let plan = source.plan_for(&view.camera, view.size, skips(&settings).then_some(&tf));
+            let skipped = source.skipped_ranges(&plan);
             p.step(format!("reading {} bricks", plan.wanted.len()))?;
             let watch = |done: usize, total: usize| {
                 p.set_fraction(done as f64 / total.max(1) as f64);
@@ -201,6 +236,7 @@ impl Viewer {
                 renderer,
                 report,
                 view,
+                skipped,
                 missing: source.missing().0,
                 ms: start.elapsed().as_secs_f64() * 1e3,
             })
@@ -227,7 +263,11 @@ impl Viewer {
             refined.report.describe(),
             refined.ms / 1e3
         );
-        streaming.refined = Some((refined.view, refined.report));
+        streaming.refined = Some(RefinedView {
+            view: refined.view,
+            report: refined.report,
+            skipped: refined.skipped,
+        });
         streaming.failed = None;
         shown.renderer = Arc::new(Mutex::new(refined.renderer));
         self.refinement.shown += 1;
@@ -236,6 +276,34 @@ impl Viewer {
             .show(shown.renderer.clone(), self.doc.volume_generation);
         self.frames.set_tf(self.doc.tf());
         self.viewport.volume_changed();
+    }
+
+    /// Puts the stand-in back on show when the refined renderer no longer fits: the camera,
+    /// the viewport or the operator changed, or the transfer function came to see a brick it
+    /// skipped. The stand-in is cheap to draw, so the view moves at its pace, and the view is
+    /// refined again once it rests.
+    fn show_stand_in_unless_refined_fits(&mut self, view: &ViewKey) {
+        let tf = self.doc.tf();
+        let Some(shown) = self.doc.shown.as_mut() else {
+            return;
+        };
+        let Some(streaming) = shown.streaming.as_mut() else {
+            return;
+        };
+        match &streaming.refined {
+            Some(refined) if !refined.fits(view, &tf, &self.doc.scene.render) => {}
+            _ => return,
+        }
+        streaming.refined = None;
+        shown.renderer = shown.own.clone();
+        self.doc.volume_generation += 1;
+        self.frames
+            .show(shown.renderer.clone(), self.doc.volume_generation);
+        self.frames.set_tf(tf);
+        self.viewport.volume_changed();
+        if let Some(ctx) = &self.ctx {
+            ctx.request_repaint();
+        }
     }
 
     /// The view as a refinement would see it now (`None` before the viewport asked for a
@@ -255,9 +323,16 @@ impl Viewer {
             return true;
         };
         let view = self.view_now();
+        let tf = self.doc.tf();
+        let render = &self.doc.scene.render;
         self.refinement.job.is_none()
-            && view.is_some()
-            && (streaming.refined.as_ref().map(|(v, _)| *v) == view || streaming.failed == view)
+            && view.is_some_and(|view| {
+                streaming
+                    .refined
+                    .as_ref()
+                    .is_some_and(|r| r.fits(&view, &tf, render))
+                    || streaming.failed == Some(view)
+            })
     }
 
     /// What `--exit-after-frames` reports of a streamed store.
@@ -268,7 +343,7 @@ impl Viewer {
         serde_json::json!({
             "stand_in_level": streaming.stand_in,
             "refinements_shown": self.refinement.shown,
-            "lod": streaming.refined.as_ref().map(|(_, r)| r),
+            "lod": streaming.refined.as_ref().map(|r| &r.report),
         })
     }
 

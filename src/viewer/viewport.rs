@@ -48,6 +48,9 @@ pub struct Viewport {
     pub pool: Option<PoolReport>,
     /// Take no new frames (a screenshot of the window is on its way).
     pub freeze: bool,
+    /// The image is about to be replaced (a streamed store's view is being refined): one
+    /// frame, not an accumulation, so the refinement has the processor.
+    pub draft: bool,
     /// When the first full-resolution frame of the current view came, and how long after it
     /// the refinement finished.
     refine_started: Option<std::time::Instant>,
@@ -79,6 +82,7 @@ impl Default for Viewport {
             previews: 0,
             pool: None,
             freeze: false,
+            draft: false,
             refine_started: None,
             refined_ms: None,
         }
@@ -185,6 +189,9 @@ impl Viewport {
             ((rect.height() * ppp).round() as u32).clamp(1, TILE_SIDE),
         ];
         settings.transparent = false;
+        if self.draft {
+            settings.accumulate = 1;
+        }
         let request = Request {
             id: 0,
             volume_generation: doc.volume_generation,
