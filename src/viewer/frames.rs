@@ -225,8 +225,11 @@ fn step_up(step: f64) -> f64 {
         .unwrap_or(PreviewModel::MAX_STEP)
 }
 
-/// A full frame expected to take longer than this (ms) is drawn in bands of about this cost.
-const BAND_MS: f64 = 150.0;
+/// A full frame expected to take longer than `BANDS_ABOVE_MS` (from the frames drawn) is
+/// drawn in bands of about `BAND_MS` each. Every band costs a draw and a readback more, so
+/// frames that take less are drawn whole.
+const BANDS_ABOVE_MS: f64 = 1000.0;
+const BAND_MS: f64 = 250.0;
 
 /// An accumulation in progress.
 struct Refining {
@@ -477,9 +480,9 @@ impl Worker {
     }
 
     /// Draws frame `frame` of `settings` and reads it back, with the time it took. A full
-    /// frame (`banded`) expected to take longer than [`BAND_MS`] is drawn in bands of rows, and
-    /// a new request or volume arriving between two bands abandons it (`None`): a slow
-    /// renderer holds a new request up by a band, not by a frame.
+    /// frame (`banded`) expected to take longer than [`BANDS_ABOVE_MS`] is drawn in bands of
+    /// rows, and a new request or volume arriving between two bands abandons it (`None`): a
+    /// slow renderer holds a new request up by a band, not by a frame.
     fn draw(
         &mut self,
         renderer: &Mutex<Renderer>,
@@ -491,10 +494,8 @@ impl Worker {
         let start = Instant::now();
         let [width, height] = settings.size;
         let bands = match (banded, self.model.full_ms()) {
-            (false, _) => 1,
-            // Nothing measured on this renderer yet: it may be slow.
-            (true, None) => 4,
-            (true, Some(ms)) => (ms / BAND_MS).ceil().clamp(1.0, 16.0) as u32,
+            (true, Some(ms)) if ms > BANDS_ABOVE_MS => (ms / BAND_MS).ceil().min(16.0) as u32,
+            _ => 1,
         }
         .min(height);
         // An export holds the lock while it draws: frames wait here, the window does not.
