@@ -315,6 +315,12 @@ impl VolumeArgs {
     fn load(&self) -> Result<Volume> {
         self.raw.load(&self.volume)
     }
+
+    /// The volume opened with its voxels unread where they can be read a slab at a time.
+    fn open(&self) -> Result<volume::Opened> {
+        self.raw
+            .with_progress(|options| volume::open(&self.volume, options))
+    }
 }
 
 /// How to read a headerless file.
@@ -360,6 +366,14 @@ impl RawArgs {
 
     /// Loads the volume at `path`, with a progress bar when stderr is a terminal.
     fn load(&self, path: &std::path::Path) -> Result<Volume> {
+        self.with_progress(|options| volume::load(path, options))
+    }
+
+    /// Runs `read` with these options and a progress bar when stderr is a terminal.
+    fn with_progress<T>(
+        &self,
+        read: impl FnOnce(&LoadOptions) -> Result<T, volume::LoadError>,
+    ) -> Result<T> {
         let raw = self.raw_spec()?;
         let bar = commands::Bar::new(
             "loading {bar:30} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}",
@@ -370,7 +384,7 @@ impl RawArgs {
             progress: Some(&report),
             level: self.level,
         };
-        let result = volume::load(path, &options);
+        let result = read(&options);
         bar.clear();
         Ok(result?)
     }
@@ -629,7 +643,7 @@ fn run(cli: Cli) -> Result<()> {
                 gradient,
                 min_levels: levels.into(),
             };
-            commands::convert::run(&input.load()?, &output, options)
+            commands::convert::run(input.open()?, &output, options)
         }
         Command::Presets { show } => commands::presets::run(show.as_deref()),
     }

@@ -365,3 +365,55 @@ fn bricks_the_stored_ranges_show_transparent_are_never_fetched() {
         "skipped {skipped} bricks; {on_requests} requests against {off_requests} without skipping"
     );
 }
+
+#[test]
+fn what_the_store_keeps_gives_the_statistics_reading_every_brick_would() {
+    use gradvol::volume::zarr::{Codec, ConvertOptions, Location, Pyramid, convert};
+    let volume = ct_phantom([70, 45, 35], [0.8, 0.9, 2.0], 20.0);
+    let operators = [
+        Operator::Central,
+        Operator::Sobel,
+        Operator::Gaussian { sigma_mm: 1.5 },
+    ];
+    for (k, operator) in operators.into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("v.ome.zarr");
+        let options = ConvertOptions {
+            chunk: 16,
+            shard: 2,
+            codec: Codec::Zstd,
+            gradient: Some(operator),
+            min_levels: 2,
+        };
+        convert(&volume, &store, options, &|_, _| {}).unwrap();
+        let pyramid = std::sync::Arc::new(Pyramid::open(&Location::Folder(store)).unwrap());
+        let other = operators[(k + 1) % 3];
+        for level in 0..2 {
+            let l = pyramid.level(level).clone();
+            let layout = BrickLayout::new(l.dims, l.spacing, Some(16));
+            let bricks_of = |op: Option<Operator>| {
+                StoreBricks::new(
+                    pyramid.clone(),
+                    level,
+                    layout,
+                    op,
+                    PoolFormat::Float32,
+                    1 << 26,
+                )
+                .unwrap()
+            };
+            let bricks = bricks_of(Some(operator));
+            let known = bricks.known_stats().expect("convert keeps the ranges");
+            assert_eq!(
+                known,
+                bricks.measure().unwrap(),
+                "{operator:?} level {level}"
+            );
+            assert!(known.gradient_max > 0.0);
+            // Another operator's |grad f| is not kept: it must be measured.
+            assert_eq!(bricks_of(Some(other)).known_stats(), None);
+            let plain = bricks_of(None).known_stats().unwrap();
+            assert_eq!((plain.range, plain.gradient_max), (known.range, 0.0));
+        }
+    }
+}

@@ -14,7 +14,9 @@ use common::{Rng, random_voxels, sample_data_dir};
 use glam::{DMat3, DVec3};
 use gradvol::gradient::{Operator, cpu};
 use gradvol::volume::zarr::{Codec, ConvertOptions, Location, Pyramid, convert};
-use gradvol::volume::{self, DType, Decoded, Format, LoadOptions, Space, Volume, VoxelData};
+use gradvol::volume::{
+    self, DType, Decoded, Endian, Format, LoadOptions, Space, Volume, VoxelData,
+};
 
 fn gradvol(args: &[&str]) -> Output {
     common::run_gradvol(env!("CARGO_BIN_EXE_gradvol"), args)
@@ -535,4 +537,216 @@ fn broken_stores_are_refused_with_one_line_naming_them() {
     let out = gradvol(&["info", s(&nrrd), "--level", "1"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--level applies to OME-Zarr"));
+}
+
+/// Every file under `dir` (relative path, bytes), sorted.
+fn files_of(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push((
+                    p.strip_prefix(root).unwrap().into(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn convert_streams_files_slab_by_slab_into_the_store_the_whole_volume_makes() {
+    use common::{NiftiSpec, bytes_in, write_attached, zlib};
+    use gradvol::volume::Opened;
+    use gradvol::volume::zarr::convert_source;
+    // 45 planes in rows of 8 (the last of 5) at level 0, 23 at level 1; a Gaussian that reaches
+    // 16 planes, two rows, beyond each plane.
+    let dims = [23, 17, 45];
+    let n: usize = dims.iter().product();
+    let mut rng = Rng(29);
+    let dir = tempfile::tempdir().unwrap();
+    let smooth = |rng: &mut Rng| -> Vec<i16> {
+        // Structure a gradient can see, plus noise.
+        (0..n)
+            .map(|i| {
+                let [x, y, z] = [i % 23, i / 23 % 17, i / (23 * 17)];
+                let ball = (x as f64 - 11.0).powi(2) + (y as f64 - 8.0).powi(2);
+                let inside = ball + (z as f64 - 22.0).powi(2) < 100.0;
+                (if inside { 900 } else { -200 }) + (rng.next_u64() % 64) as i16
+            })
+            .collect()
+    };
+
+    // A NIfTI whose scl_slope and scl_inter make its int16 voxels float, 0.5 mm apart in z.
+    let nii = dir.path().join("v.nii");
+    let mut spec = NiftiSpec::new(dims, DType::Int16);
+    spec.pixdim = [1.0, 0.8, 0.9, 0.5, 1.0, 1.0, 1.0, 1.0];
+    spec.scl_slope = 2.0;
+    spec.scl_inter = -1024.0;
+    let values = VoxelData::Int16(smooth(&mut rng));
+    std::fs::write(&nii, spec.file(&bytes_in(&values, Endian::Little))).unwrap();
+    // A MetaImage of two big-endian u16 channels, zlib-compressed.
+    let mha = dir.path().join("v.mha");
+    let two: Vec<u16> = (0..2 * n).map(|_| rng.next_u64() as u16).collect();
+    let header = format!(
+        "ObjectType = Image\nNDims = 3\nDimSize = {} {} {}\nElementSpacing = 1.5 1 2\n\
+         ElementNumberOfChannels = 2\nElementType = MET_USHORT\nBinaryDataByteOrderMSB = True\n\
+         CompressedData = True\nElementDataFile = LOCAL",
+        dims[0], dims[1], dims[2]
+    );
+    write_attached(
+        &mha,
+        &header,
+        &zlib(&bytes_in(&VoxelData::Uint16(two), Endian::Big)),
+    );
+    // A gzip NRRD of floats with a NaN.
+    let nrrd = dir.path().join("v.nrrd");
+    let mut floats = random_voxels(DType::Float, n, &mut rng);
+    if let VoxelData::Float(v) = &mut floats {
+        v[777] = f32::NAN;
+    }
+    let header = format!(
+        "NRRD0004\ntype: float\ndimension: 3\nsizes: {} {} {}\nspacings: 1 1 1.25\n\
+         encoding: gzip\nendian: little\n",
+        dims[0], dims[1], dims[2]
+    );
+    write_attached(
+        &nrrd,
+        &header,
+        &common::gzip(&bytes_in(&floats, Endian::Little)),
+    );
+
+    let cases = [
+        (&nii, Operator::Gaussian { sigma_mm: 2.0 }, 1),
+        (&nii, Operator::Central, 2),
+        (&mha, Operator::Sobel, 1),
+        (&nrrd, Operator::Central, 1),
+    ];
+    for (k, (path, operator, shard)) in cases.into_iter().enumerate() {
+        let what = format!("{} {operator:?} shard {shard}", path.display());
+        let whole = load_level(path, None);
+        let Opened::Source(source) = volume::open(path, &LoadOptions::default()).unwrap() else {
+            panic!("{what}: a file that reads a slab at a time")
+        };
+        let options = ConvertOptions {
+            chunk: 8,
+            shard,
+            codec: Codec::Zstd,
+            gradient: Some(operator),
+            min_levels: 3,
+        };
+        let streamed = dir.path().join(format!("streamed{k}.ome.zarr"));
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let progress = |done: u64, total: u64| {
+            assert!(done <= total);
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        convert_source(&source, &streamed, options, &progress).unwrap();
+        assert!(
+            calls.into_inner() > 6,
+            "{what}: progress is reported per row"
+        );
+        let in_memory = dir.path().join(format!("whole{k}.ome.zarr"));
+        convert(&whole, &in_memory, options, &|_, _| {}).unwrap();
+        // The same metadata, and the same voxels in every array (a shard written a row at a
+        // time may order its chunks otherwise).
+        let metadata = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+            let mut files = files_of(dir);
+            files.retain(|(p, _)| p.ends_with("zarr.json"));
+            files
+        };
+        let (a, b) = (metadata(&streamed), metadata(&in_memory));
+        assert_eq!(
+            a.len(),
+            1 + 2 * 3,
+            "{what}: the group and two pyramids of three levels"
+        );
+        assert!(a == b, "{what}: the metadata differs");
+        let (pa, pb) = (
+            Pyramid::open(&Location::Folder(streamed.clone())).unwrap(),
+            Pyramid::open(&Location::Folder(in_memory.clone())).unwrap(),
+        );
+        for l in 0..3 {
+            let all = pa.level(l).dims.map(|n| 0..n as u64);
+            let (x, y) = (
+                pa.read_region(l, all.clone()).unwrap(),
+                pb.read_region(l, all.clone()).unwrap(),
+            );
+            assert!(x.as_bytes() == y.as_bytes(), "{what}: level {l}");
+            let (x, y) = (
+                pa.read_gradient_region(l, all.clone()).unwrap(),
+                pb.read_gradient_region(l, all).unwrap(),
+            );
+            assert!(
+                bytemuck::cast_slice::<f32, u8>(&x) == bytemuck::cast_slice::<f32, u8>(&y),
+                "{what}: |grad f| level {l}"
+            );
+        }
+
+        // Against oracles on the whole volume: level 0, its 2x2x2 mean, |grad f| bit for bit
+        // and its max-pooling, the value range from the blocks' ranges.
+        let back = load_level(&streamed, Some(0));
+        assert_eq!(back.data.dtype(), whole.data.dtype(), "{what}");
+        assert!(back.data.as_bytes() == whole.data.as_bytes(), "{what}");
+        common::assert_mat4_close(back.world_from_voxel, whole.world_from_voxel, 1e-9);
+        let (mean, d1) = halved(&whole);
+        let level1 = load_level(&streamed, Some(1));
+        assert_eq!(level1.dims, d1, "{what}");
+        for (i, m) in mean.iter().enumerate() {
+            let want = if whole.data.dtype() == DType::Float {
+                *m
+            } else {
+                m.round()
+            };
+            let got = level1.data.get_f64(i);
+            let same = (got.is_nan() && want.is_nan()) || (got - want).abs() <= 1e-3 * want.abs();
+            assert!(same, "{what}: level 1 voxel {i} is {got}, the mean {want}");
+        }
+        let pyramid = Pyramid::open(&Location::Folder(streamed.clone())).unwrap();
+        assert_eq!(pyramid.level_count(), 3, "{what}");
+        assert_eq!(pyramid.known_range(), Some(whole.range), "{what}");
+        let g = cpu::gradient_magnitude(&whole, operator);
+        let all = |d: [usize; 3]| d.map(|n| 0..n as u64);
+        let g0 = pyramid.read_gradient_region(0, all(dims)).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert!(bits(&g0) == bits(&g), "{what}: stored level 0 |grad f|");
+        let g1 = pyramid.read_gradient_region(1, all(d1)).unwrap();
+        for (i, &got) in g1.iter().enumerate() {
+            let [x, y, z] = [i % d1[0], i / d1[0] % d1[1], i / (d1[0] * d1[1])];
+            let mut want = f32::MIN;
+            for c in 2 * z..(2 * z + 2).min(dims[2]) {
+                for b in 2 * y..(2 * y + 2).min(dims[1]) {
+                    for a in 2 * x..(2 * x + 2).min(dims[0]) {
+                        want = want.max(g[a + dims[0] * (b + dims[1] * c)]);
+                    }
+                }
+            }
+            assert_eq!(got, want, "{what}: level 1 |grad f| at {i}");
+        }
+    }
+
+    // A file cut short fails with the path and leaves no store.
+    let short = dir.path().join("short.nrrd");
+    let header = format!(
+        "NRRD0004\ntype: short\ndimension: 3\nsizes: {} {} {}\nencoding: raw\nendian: little\n",
+        dims[0], dims[1], dims[2]
+    );
+    write_attached(&short, &header, &vec![0u8; n]);
+    let out = dir.path().join("short.ome.zarr");
+    let text = String::from_utf8_lossy(&gradvol(&["convert", s(&short), "-o", s(&out)]).stderr)
+        .into_owned();
+    assert!(text.contains("short.nrrd"), "{text}");
+    assert!(!out.exists());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("short.ome.zarr"))
+        .collect();
+    assert!(left.is_empty(), "a temporary folder was left: {left:?}");
 }

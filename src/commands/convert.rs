@@ -4,19 +4,26 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
-use gradvol::volume::Volume;
+use gradvol::volume::Opened;
 use gradvol::volume::zarr::{self, ConvertOptions};
 
-pub fn run(volume: &Volume, out: &Path, options: ConvertOptions) -> Result<()> {
+/// Writes `input` at `out`: a volume whose voxels are not read yet is read a slab at a time
+/// while it is written, so it never needs to fit in memory.
+pub fn run(input: Opened, out: &Path, options: ConvertOptions) -> Result<()> {
     let bar = super::Bar::new("writing {bar:30} {percent}% {eta} left");
     let report = |done: u64, total: u64| bar.report(done, total);
     let start = Instant::now();
-    let result = zarr::convert(volume, out, options, &report);
+    let result = match &input {
+        Opened::Source(source) => zarr::convert_source(source, out, options, &report),
+        Opened::Read(volume) => zarr::convert(volume, out, options, &report),
+    };
     bar.clear();
     result?;
     let pyramid = zarr::Pyramid::open(&zarr::Location::Folder(out.to_path_buf()))?;
+    let peak =
+        super::peak_host_mb().map_or(String::new(), |mb| format!(", peak memory {mb:.0} MB"));
     println!(
-        "wrote {} ({} levels, {:?}, {} in {:.1} s)",
+        "wrote {} ({} levels, {:?}, {} in {:.1} s{peak})",
         out.display(),
         pyramid.level_count(),
         options.codec,

@@ -36,3 +36,11 @@ impl Bar {
         }
     }
 }
+
+/// The process's peak resident memory in MB (Linux's VmHWM), if the system says.
+pub(crate) fn peak_host_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

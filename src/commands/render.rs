@@ -157,7 +157,7 @@ fn finish(
         summary["frame_ms"] = json!(o.median_ms);
         summary["fps"] = json!(1e3 / o.median_ms);
     }
-    summary["peak_host_mb"] = json!(peak_host_mb());
+    summary["peak_host_mb"] = json!(super::peak_host_mb());
     if let (Some(all), serde_json::Value::Object(first)) = (summary.as_object_mut(), extra) {
         for (k, v) in first {
             all.insert(k, v);
@@ -243,14 +243,6 @@ fn run_lod(
     finish(gpu, &mut renderer, scene, tf, output, frames, extra)
 }
 
-/// The process's peak resident memory in MB (Linux's VmHWM), if the system says.
-fn peak_host_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 /// How `render` reads an OME-Zarr store.
 #[derive(Debug, Clone, Copy)]
 pub struct StoreOptions {
@@ -316,9 +308,13 @@ pub fn run_store(
         options.cache,
     )
     .map_err(anyhow::Error::msg)?;
-    let stats = bricks
-        .measure()
-        .map_err(|e| anyhow::anyhow!("{e}: {}", path.display()))?;
+    // What the store keeps spares a pass that reads every brick before the packing does.
+    let stats = match bricks.known_stats() {
+        Some(known) => known,
+        None => bricks
+            .measure()
+            .map_err(|e| anyhow::anyhow!("{e}: {}", path.display()))?,
+    };
     let stats_ms = start.elapsed().as_secs_f64() * 1e3;
     let range = stats.range.unwrap_or([0.0, 0.0]);
     let tf = scene

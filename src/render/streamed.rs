@@ -300,6 +300,24 @@ impl StoreBricks {
         Ok(Some(region))
     }
 
+    /// The level's exact value range and largest |grad f| from what the store keeps (its
+    /// blocks' ranges, and those of a stored |grad f| by the same operator), reading no voxel;
+    /// `None` when it does not keep them.
+    pub fn known_stats(&self) -> Option<LevelStats> {
+        let range = self.pyramid.known_level_range(self.level)?;
+        let gradient_max = match self.operator {
+            None => 0.0,
+            Some(op) if self.pyramid.stored_gradient() == Some(op) => {
+                self.pyramid.known_gradient_max(self.level)?
+            }
+            Some(_) => return None,
+        };
+        Some(LevelStats {
+            range: (range[0] <= range[1]).then_some(range),
+            gradient_max,
+        })
+    }
+
     /// Reads every brick once for the level's exact value range and largest |grad f|.
     pub fn measure(&self) -> Result<LevelStats, String> {
         let b = self.layout.bricks;

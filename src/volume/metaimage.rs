@@ -9,7 +9,7 @@ use std::path::Path;
 use glam::{DMat3, DVec3};
 
 use super::payload::{Compression, Payload};
-use super::{DType, Decoded, Endian, ErrorKind, Format, LoadOptions, Space, Volume, voxel_count};
+use super::{DType, Endian, ErrorKind, Format, Space, VolumeSource, voxel_count};
 
 const MAX_HEADER_BYTES: u64 = 1 << 20;
 
@@ -17,7 +17,7 @@ fn invalid(reason: impl Into<String>) -> ErrorKind {
     ErrorKind::invalid(format!("MetaImage header: {}", reason.into()))
 }
 
-pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKind> {
+pub(super) fn source(path: &Path) -> Result<VolumeSource, ErrorKind> {
     let (fields, header_end) = read_header(path)?;
     let get = |k: &str| fields.get(&k.to_ascii_lowercase()).map(String::as_str);
     let numbers = |k: &str| -> Result<Option<Vec<f64>>, ErrorKind> {
@@ -188,8 +188,8 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
         ));
     }
     let base = if local { header_end } else { 0 };
-    let data = Payload {
-        path: &data_path,
+    let payload = Payload {
+        path: data_path.clone(),
         offset: base.saturating_add(header_size.max(0) as u64),
         from_end: header_size == -1,
         compression: if compressed {
@@ -202,26 +202,20 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
         endian,
         count: count * channels as u64,
         whole: !(ndims == 4 && sizes[3] > 1.0),
-    }
-    .read(options)
-    .map_err(|e| if local { e } else { e.in_data_file(&data_path) })?;
-    let data = if channels > 1 {
-        Decoded::scan(data.data.first_component(channels))
-    } else {
-        data
     };
-    let axes = DMat3::from_cols(cols[0], cols[1], cols[2]);
-    let mut volume = Volume::from_geometry(
+    Ok(VolumeSource {
         dims,
         spacing,
-        axes,
+        axes: DMat3::from_cols(cols[0], cols[1], cols[2]),
         origin,
-        Space::Lps,
-        data,
-        Format::MetaImage,
-    )?;
-    volume.notes.extend(notes);
-    Ok(volume)
+        space: Space::Lps,
+        format: Format::MetaImage,
+        notes,
+        payload,
+        components: channels,
+        rescale: None,
+        data_file: (!local).then_some(data_path),
+    })
 }
 
 /// Reads `Key = Value` lines up to and including `ElementDataFile`, which ends the header.

@@ -13,6 +13,7 @@ mod nifti;
 mod nrrd;
 pub(crate) mod payload;
 mod raw;
+mod source;
 pub mod synthetic;
 mod voxels;
 pub mod zarr;
@@ -25,6 +26,7 @@ use serde::Serialize;
 pub use error::{ErrorKind, LoadError};
 pub use export::{ExportError, OutputFormat, output_format, write_float_volume};
 pub use raw::RawSpec;
+pub use source::VolumeSource;
 pub use voxels::{DType, Decoded, Endian, Scalar, VoxelData, finite_range};
 
 /// No volume may have more voxels than this (2^34, 16 Gi voxels), whatever its header says.
@@ -133,34 +135,7 @@ impl Volume {
                 dims[2]
             )));
         }
-        if let Some(s) = spacing.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-            return Err(ErrorKind::invalid(format!(
-                "voxel spacing must be positive and finite, found {s}"
-            )));
-        }
-        let cols = [axes.x_axis, axes.y_axis, axes.z_axis];
-        if cols.iter().any(|c| !c.is_finite() || c.length() < 1e-12) || !origin.is_finite() {
-            return Err(ErrorKind::invalid(
-                "the axis directions or origin are zero, infinite or NaN",
-            ));
-        }
-        let unit = DMat3::from_cols(
-            cols[0].normalize(),
-            cols[1].normalize(),
-            cols[2].normalize(),
-        );
-        if unit.determinant().abs() < 1e-6 {
-            return Err(ErrorKind::invalid(
-                "the axis directions are parallel: the grid has no volume",
-            ));
-        }
-        let linear = unit * DMat3::from_diagonal(DVec3::from(spacing));
-        let world_from_voxel = DMat4::from_cols(
-            linear.x_axis.extend(0.0),
-            linear.y_axis.extend(0.0),
-            linear.z_axis.extend(0.0),
-            origin.extend(1.0),
-        );
+        let world_from_voxel = world_from_voxel(spacing, axes, origin)?;
         let mut notes = Vec::new();
         let range = range.unwrap_or_else(|| {
             notes.push("the volume holds no finite value".to_owned());
@@ -225,6 +200,44 @@ impl Volume {
             pyramid: self.pyramid.clone(),
         }
     }
+}
+
+/// Maps voxel indices to world millimetres: `axes` holds one direction per voxel axis as a
+/// column (normalised here), `origin` is the centre of voxel (0, 0, 0). Refuses a spacing that
+/// is not positive and finite, and directions or an origin that are degenerate.
+pub(crate) fn world_from_voxel(
+    spacing: [f64; 3],
+    axes: DMat3,
+    origin: DVec3,
+) -> Result<DMat4, ErrorKind> {
+    if let Some(s) = spacing.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+        return Err(ErrorKind::invalid(format!(
+            "voxel spacing must be positive and finite, found {s}"
+        )));
+    }
+    let cols = [axes.x_axis, axes.y_axis, axes.z_axis];
+    if cols.iter().any(|c| !c.is_finite() || c.length() < 1e-12) || !origin.is_finite() {
+        return Err(ErrorKind::invalid(
+            "the axis directions or origin are zero, infinite or NaN",
+        ));
+    }
+    let unit = DMat3::from_cols(
+        cols[0].normalize(),
+        cols[1].normalize(),
+        cols[2].normalize(),
+    );
+    if unit.determinant().abs() < 1e-6 {
+        return Err(ErrorKind::invalid(
+            "the axis directions are parallel: the grid has no volume",
+        ));
+    }
+    let linear = unit * DMat3::from_diagonal(DVec3::from(spacing));
+    Ok(DMat4::from_cols(
+        linear.x_axis.extend(0.0),
+        linear.y_axis.extend(0.0),
+        linear.z_axis.extend(0.0),
+        origin.extend(1.0),
+    ))
 }
 
 /// What `gradvol info --json` prints: scripts and tests rely on these names.
@@ -323,12 +336,29 @@ impl LoadOptions<'_> {
 /// series, or an OME-Zarr image (a folder or an `http(s)://` URL). The format comes from the
 /// name and, failing that, from the file's first bytes.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Volume, LoadError> {
+    match open(path, options)? {
+        Opened::Source(source) => source.read(options).map_err(|e| LoadError::new(path, e)),
+        Opened::Read(volume) => Ok(volume),
+    }
+}
+
+/// A volume opened for reading: its header read and its voxels not yet, or read already
+/// (formats whose voxels cannot be read a slab at a time).
+#[derive(Debug)]
+pub enum Opened {
+    Source(VolumeSource),
+    Read(Volume),
+}
+
+/// Opens the volume at `path` as [`load`] does, reading its voxels only where they cannot be
+/// read a slab at a time later (DICOM, OME-Zarr, NRRD's text encoding): what `convert` streams.
+pub fn open(path: &Path, options: &LoadOptions) -> Result<Opened, LoadError> {
     let at = |kind| LoadError::new(path, kind);
     if let Some(spec) = options.raw {
-        return raw::load(path, spec, options).map_err(at);
+        return raw::source(path, spec).map(Opened::Source).map_err(at);
     }
     if let Some(location) = zarr::Location::of(path) {
-        return zarr::load(path, &location, options);
+        return zarr::load(path, &location, options).map(Opened::Read);
     }
     if options.level.is_some() {
         return Err(at(ErrorKind::invalid(
@@ -337,7 +367,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Volume, LoadError> {
     }
     let meta = std::fs::metadata(path).map_err(|e| at(ErrorKind::Io(e)))?;
     if meta.is_dir() {
-        return dicom::load_folder(path, options);
+        return dicom::load_folder(path, options).map(Opened::Read);
     }
     if !meta.is_file() {
         return Err(at(not_regular()));
@@ -346,10 +376,10 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Volume, LoadError> {
         return Err(at(ErrorKind::invalid("the file is empty")));
     }
     match detect(path).map_err(at)? {
-        Format::Nrrd => nrrd::load(path, options).map_err(at),
-        Format::Nifti => nifti::load(path, options).map_err(at),
-        Format::MetaImage => metaimage::load(path, options).map_err(at),
-        Format::Dicom => dicom::load_file(path, options),
+        Format::Nrrd => nrrd::open(path).map_err(at),
+        Format::Nifti => nifti::source(path).map(Opened::Source).map_err(at),
+        Format::MetaImage => metaimage::source(path).map(Opened::Source).map_err(at),
+        Format::Dicom => dicom::load_file(path, options).map(Opened::Read),
         Format::Raw | Format::OmeZarr => unreachable!("opened before the format is detected"),
     }
 }

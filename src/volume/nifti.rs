@@ -12,7 +12,7 @@ use glam::{DMat3, DVec3};
 use nifti::{Endianness, NiftiHeader};
 
 use super::payload::{Compression, Payload};
-use super::{DType, Decoded, Endian, ErrorKind, Format, LoadOptions, Space, Volume, voxel_count};
+use super::{DType, Endian, ErrorKind, Format, Space, VolumeSource, voxel_count};
 
 /// True when `head` (a file's first bytes, not decompressed) starts like a NIfTI-1 or NIfTI-2
 /// header in either byte order.
@@ -40,7 +40,7 @@ fn invalid(reason: impl Into<String>) -> ErrorKind {
     ErrorKind::invalid(format!("NIfTI header: {}", reason.into()))
 }
 
-pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKind> {
+pub(super) fn source(path: &Path) -> Result<VolumeSource, ErrorKind> {
     let gzipped = is_gzip(path)?;
     let header = read_header(path, gzipped)?;
     let mut notes = Vec::new();
@@ -132,8 +132,8 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
             false => (img, Compression::None, vox_offset, 0),
         }
     };
-    let data = Payload {
-        path: &data_path,
+    let payload = Payload {
+        path: data_path,
         offset,
         from_end: false,
         compression,
@@ -145,25 +145,18 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
         },
         count,
         whole: extra == 1,
-    }
-    .read(options)?;
+    };
 
     let slope = header.scl_slope as f64;
     let inter = header.scl_inter as f64;
-    let data = if slope != 0.0 && slope.is_finite() && inter.is_finite() {
-        if (slope, inter) != (1.0, 0.0) {
-            notes.push(format!(
-                "values rescaled by scl_slope {slope} and scl_inter {inter}"
-            ));
-        }
-        if (slope, inter) == (1.0, 0.0) {
-            data
-        } else {
-            Decoded::scan(data.data.rescale(slope, inter))
-        }
-    } else {
-        data
-    };
+    let rescale =
+        (slope != 0.0 && slope.is_finite() && inter.is_finite() && (slope, inter) != (1.0, 0.0))
+            .then_some((slope, inter));
+    if rescale.is_some() {
+        notes.push(format!(
+            "values rescaled by scl_slope {slope} and scl_inter {inter}"
+        ));
+    }
 
     let (axes_scaled, origin) = world_axes(&header, &mut notes)?;
     let unit_scale = spatial_unit_scale(header.xyzt_units, &mut notes);
@@ -174,17 +167,19 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
         axes_scaled.y_axis.length(),
         axes_scaled.z_axis.length(),
     ];
-    let mut volume = Volume::from_geometry(
+    Ok(VolumeSource {
         dims,
         spacing,
-        axes_scaled,
+        axes: axes_scaled,
         origin,
-        Space::Ras,
-        data,
-        Format::Nifti,
-    )?;
-    volume.notes.extend(notes);
-    Ok(volume)
+        space: Space::Ras,
+        format: Format::Nifti,
+        notes,
+        payload,
+        components: 1,
+        rescale,
+        data_file: None,
+    })
 }
 
 fn is_gzip(path: &Path) -> Result<bool, ErrorKind> {

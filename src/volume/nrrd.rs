@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use glam::{DMat3, DVec3};
 
 use super::payload::{Compression, Payload, parse_text_voxels};
-use super::{DType, Decoded, Endian, ErrorKind, Format, LoadOptions, Space, Volume, voxel_count};
+use super::{
+    DType, Decoded, Endian, ErrorKind, Format, Opened, Space, Volume, VolumeSource, voxel_count,
+};
 
 /// A header longer than this is not a header.
 const MAX_HEADER_BYTES: u64 = 1 << 20;
@@ -45,7 +47,7 @@ enum Encoding {
     Text,
 }
 
-pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKind> {
+pub(super) fn open(path: &Path) -> Result<Opened, ErrorKind> {
     let (fields, header_end) = read_header(path)?;
     let h = Header::parse(&fields)?;
     let geometry = Geometry::from_header(&h)?;
@@ -84,7 +86,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
             ))
         })?;
 
-    let data = match h.encoding {
+    let payload = match h.encoding {
         Encoding::Text => {
             let mut f = super::open_regular(&data_path)?;
             let len = f.metadata()?.len();
@@ -93,7 +95,21 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
             f.take(len.saturating_sub(data_offset))
                 .read_to_string(&mut text)
                 .map_err(|_| invalid("ascii data is not text"))?;
-            Decoded::scan(parse_text_voxels(&text, h.dtype, read_count)?)
+            let mut data = Decoded::scan(parse_text_voxels(&text, h.dtype, read_count)?);
+            if geometry.components > 1 {
+                data = Decoded::scan(data.data.first_component(geometry.components));
+            }
+            let mut volume = Volume::from_geometry(
+                geometry.dims,
+                geometry.spacing,
+                geometry.axes,
+                geometry.origin,
+                geometry.space,
+                data,
+                Format::Nrrd,
+            )?;
+            volume.notes.extend(geometry.notes);
+            return Ok(Opened::Read(volume));
         }
         Encoding::Raw | Encoding::Gzip | Encoding::Bzip2 => {
             let endian = match (h.endian, h.dtype.size()) {
@@ -127,7 +143,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
                 }
             }
             Payload {
-                path: &data_path,
+                path: data_path.clone(),
                 offset: if raw {
                     data_offset.saturating_add(skip)
                 } else {
@@ -145,28 +161,21 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Volume, ErrorKi
                 count: read_count,
                 whole: geometry.whole,
             }
-            .read(options)
-            .map_err(|e| match h.data_file {
-                Some(_) => e.in_data_file(&data_path),
-                None => e,
-            })?
         }
     };
-    let mut data = data;
-    if geometry.components > 1 {
-        data = Decoded::scan(data.data.first_component(geometry.components));
-    }
-    let mut volume = Volume::from_geometry(
-        geometry.dims,
-        geometry.spacing,
-        geometry.axes,
-        geometry.origin,
-        geometry.space,
-        data,
-        Format::Nrrd,
-    )?;
-    volume.notes.extend(geometry.notes);
-    Ok(volume)
+    Ok(Opened::Source(VolumeSource {
+        dims: geometry.dims,
+        spacing: geometry.spacing,
+        axes: geometry.axes,
+        origin: geometry.origin,
+        space: geometry.space,
+        format: Format::Nrrd,
+        notes: geometry.notes,
+        payload,
+        components: geometry.components,
+        rescale: None,
+        data_file: h.data_file.is_some().then_some(data_path),
+    }))
 }
 
 /// Reads header lines up to the first blank line (or the end of a detached header). Returns the

@@ -2,7 +2,7 @@
 //! the file can really hold before anything is allocated.
 
 use std::io::{BufReader, ErrorKind as IoErrorKind, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::PathBuf;
 
 use bzip2::read::MultiBzDecoder;
 use flate2::read::{MultiGzDecoder, ZlibDecoder};
@@ -36,9 +36,9 @@ pub enum Compression {
 }
 
 /// Where a payload sits and how it is stored.
-#[derive(Debug, Clone, Copy)]
-pub struct Payload<'a> {
-    pub path: &'a Path,
+#[derive(Debug, Clone)]
+pub struct Payload {
+    pub path: PathBuf,
     /// Byte offset of the (possibly compressed) data in the file. With `from_end`, ignored: the
     /// payload is the file's last bytes (NRRD's `byte skip: -1`, MetaImage's `HeaderSize = -1`).
     pub offset: u64,
@@ -56,15 +56,50 @@ pub struct Payload<'a> {
     pub whole: bool,
 }
 
-impl Payload<'_> {
+/// A decompressed payload stream.
+type Stream = Box<dyn Read + Send>;
+
+impl Payload {
     fn needed(&self) -> u64 {
         self.count.saturating_mul(self.dtype.size() as u64)
     }
 
     /// Reads the payload into voxels of its own type, in native byte order.
     pub fn read(&self, options: &LoadOptions) -> Result<Decoded, ErrorKind> {
+        let mut reader = self.open()?;
+        let n = usize::try_from(self.count).map_err(|_| ErrorKind::OutOfMemory(self.needed()))?;
+        let decoded = self.read_some(&mut reader, n, 0, options)?;
+        self.check_rest(&mut reader)?;
+        Ok(decoded)
+    }
+
+    /// Reads the payload `per_slab` scalars at a time (the last slab holds what is left),
+    /// handing each to `each` in order: memory is one slab, whatever the payload's size.
+    pub fn read_slabs<E>(
+        &self,
+        per_slab: usize,
+        options: &LoadOptions,
+        fail: impl Fn(ErrorKind) -> E,
+        mut each: impl FnMut(Decoded) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut reader = self.open().map_err(&fail)?;
+        let mut done = 0u64;
+        while done < self.count {
+            let n = (per_slab.max(1) as u64).min(self.count - done) as usize;
+            let slab = self
+                .read_some(&mut reader, n, done, options)
+                .map_err(&fail)?;
+            done += n as u64;
+            each(slab)?;
+        }
+        self.check_rest(&mut reader).map_err(fail)
+    }
+
+    /// The decompressed stream at the first voxel, once the file is known to be able to hold
+    /// what the header claims.
+    fn open(&self) -> Result<Stream, ErrorKind> {
         let needed = self.needed();
-        let mut file = super::open_regular(self.path)?;
+        let file = super::open_regular(&self.path)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
             return Err(ErrorKind::invalid(format!(
@@ -109,7 +144,7 @@ impl Payload<'_> {
         if self.from_end && compressed {
             // The voxels are the last bytes of the decompressed stream (NRRD's `byte skip: -1`
             // on compressed data): count them once, then skip all but those.
-            let total = std::io::copy(&mut self.decoder(&mut file, start)?, &mut std::io::sink())
+            let total = std::io::copy(&mut self.decoder(file, start)?, &mut std::io::sink())
                 .map_err(read_error)?;
             let skip = total.checked_sub(needed).ok_or(ErrorKind::Truncated {
                 needed,
@@ -120,36 +155,26 @@ impl Payload<'_> {
                 offset: start,
                 skip,
                 whole: true,
-                ..*self
+                ..self.clone()
             };
-            return exact.read_all(exact.decoder(&mut file, start)?, options);
+            return exact.open();
         }
-        file.seek(SeekFrom::Start(start))?;
-        let reader = BufReader::with_capacity(1 << 20, file);
-        match self.compression {
-            Compression::None => self.read_from(reader, options),
-            Compression::Bzip2 => self.read_all(MultiBzDecoder::new(reader), options),
-            Compression::Gzip => self.read_all(MultiGzDecoder::new(reader), options),
-            Compression::Zlib => {
-                let mut reader = reader;
-                let mut magic = [0u8; 2];
-                reader.read_exact(&mut magic).map_err(read_error)?;
-                let chained = std::io::Cursor::new(magic).chain(reader);
-                if magic == [0x1f, 0x8b] {
-                    self.read_all(MultiGzDecoder::new(chained), options)
-                } else {
-                    self.read_all(ZlibDecoder::new(chained), options)
-                }
+        let mut reader = self.decoder(file, start)?;
+        if self.skip > 0 {
+            let skipped = std::io::copy(&mut (&mut reader).take(self.skip), &mut std::io::sink())
+                .map_err(read_error)?;
+            if skipped < self.skip {
+                return Err(ErrorKind::Truncated {
+                    needed: self.skip.saturating_add(needed),
+                    available: skipped,
+                });
             }
         }
+        Ok(reader)
     }
 
-    /// The decompressed stream from `start` (for the counting pass of `from_end`).
-    fn decoder<'f>(
-        &self,
-        file: &'f mut std::fs::File,
-        start: u64,
-    ) -> Result<Box<dyn Read + 'f>, ErrorKind> {
+    /// The stream decompressed from byte `start` of `file`.
+    fn decoder(&self, mut file: std::fs::File, start: u64) -> Result<Stream, ErrorKind> {
         file.seek(SeekFrom::Start(start))?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
         Ok(match self.compression {
@@ -169,15 +194,14 @@ impl Payload<'_> {
         })
     }
 
-    /// Reads a decompressed stream that must hold exactly the voxels: bytes left over mean
-    /// that the header describes another file (a detached data file that is a whole `.nii.gz`,
-    /// say), and reading its first bytes as voxels would be a silent misread.
-    fn read_all(&self, mut reader: impl Read, options: &LoadOptions) -> Result<Decoded, ErrorKind> {
-        let decoded = self.read_from(&mut reader, options)?;
-        if !self.whole {
-            return Ok(decoded);
+    /// After the voxels of a compressed stream that must hold exactly them: bytes left over
+    /// mean that the header describes another file (a detached data file that is a whole
+    /// `.nii.gz`, say), and reading its first bytes as voxels would be a silent misread.
+    fn check_rest(&self, reader: &mut Stream) -> Result<(), ErrorKind> {
+        if self.compression == Compression::None || !self.whole {
+            return Ok(());
         }
-        let left = std::io::copy(&mut reader, &mut std::io::sink()).map_err(read_error)?;
+        let left = std::io::copy(reader, &mut std::io::sink()).map_err(read_error)?;
         if left > 0 {
             return Err(ErrorKind::invalid(format!(
                 "the compressed data holds {left} bytes left over after the {} bytes of voxels \
@@ -185,30 +209,23 @@ impl Payload<'_> {
                 self.needed()
             )));
         }
-        Ok(decoded)
+        Ok(())
     }
 
-    fn read_from(
+    /// Reads the next `n` scalars, which start `before` scalars into the payload.
+    fn read_some(
         &self,
-        mut reader: impl Read,
+        reader: &mut Stream,
+        n: usize,
+        before: u64,
         options: &LoadOptions,
     ) -> Result<Decoded, ErrorKind> {
-        if self.skip > 0 {
-            let skipped = std::io::copy(&mut (&mut reader).take(self.skip), &mut std::io::sink())
-                .map_err(read_error)?;
-            if skipped < self.skip {
-                return Err(ErrorKind::Truncated {
-                    needed: self.skip.saturating_add(self.needed()),
-                    available: skipped,
-                });
-            }
-        }
-        let n = usize::try_from(self.count).map_err(|_| ErrorKind::OutOfMemory(self.needed()))?;
+        let size = self.dtype.size() as u64;
+        let bytes = (n as u64).saturating_mul(size);
         macro_rules! typed {
             ($variant:ident, $t:ty) => {{
-                let mut v =
-                    try_zeroed_vec::<$t>(n).map_err(|_| ErrorKind::OutOfMemory(self.needed()))?;
-                let range = self.fill(&mut reader, &mut v, options)?;
+                let mut v = try_zeroed_vec::<$t>(n).map_err(|_| ErrorKind::OutOfMemory(bytes))?;
+                let range = self.fill(reader, &mut v, before * size, options)?;
                 Decoded {
                     data: VoxelData::$variant(v),
                     range,
@@ -227,19 +244,21 @@ impl Payload<'_> {
         })
     }
 
-    /// Fills `out` from `reader` chunk by chunk. A second thread fixes each filled chunk's byte
-    /// order and folds it into the value range while it is still in cache, so both hide behind
-    /// decompression. Returns the range of the finite values (`None` when there are none).
+    /// Fills `out` from `reader` chunk by chunk (its first byte is byte `before` of the voxels).
+    /// A second thread fixes each filled chunk's byte order and folds it into the value range
+    /// while it is still in cache, so both hide behind decompression. Returns the range of the
+    /// finite values (`None` when there are none).
     fn fill<T: Scalar>(
         &self,
         reader: &mut impl Read,
         out: &mut [T],
+        before: u64,
         options: &LoadOptions,
     ) -> Result<Option<[f64; 2]>, ErrorKind> {
         let size = std::mem::size_of::<T>();
         let swap = self.endian != Endian::native();
-        let total = std::mem::size_of_val(out) as u64;
-        options.report(0, total);
+        let total = self.needed();
+        options.report(before, total);
         std::thread::scope(|scope| {
             let (to_scanner, chunks) = std::sync::mpsc::sync_channel::<&mut [T]>(2);
             let scanner = scope.spawn(move || {
@@ -254,7 +273,7 @@ impl Payload<'_> {
                 }
                 range
             });
-            let mut done = 0u64;
+            let mut done = before;
             for chunk in out.chunks_mut((CHUNK / size).max(1)) {
                 read_fully(reader, bytemuck::cast_slice_mut(chunk)).map_err(|e| match e {
                     Short(got) => ErrorKind::Truncated {
@@ -358,10 +377,11 @@ pub fn parse_text_voxels(text: &str, dtype: DType, count: u64) -> Result<VoxelDa
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::path::Path;
 
-    fn payload(path: &Path, compression: Compression, count: u64) -> Payload<'_> {
+    fn payload(path: &Path, compression: Compression, count: u64) -> Payload {
         Payload {
-            path,
+            path: path.to_path_buf(),
             offset: 0,
             from_end: false,
             compression,

@@ -22,7 +22,7 @@ use zarrs::array::{Array, ArrayShardedExt, data_type};
 use zarrs::group::Group;
 use zarrs::storage::{ReadableStorage, ReadableStorageTraits};
 
-pub use write::{Codec, ConvertOptions, convert};
+pub use write::{Codec, ConvertError, ConvertOptions, convert, convert_source};
 
 use super::voxels::try_zeroed_vec;
 use super::{
@@ -133,6 +133,8 @@ pub struct Pyramid {
         crate::gradient::Operator,
         Vec<Array<dyn ReadableStorageTraits>>,
     )>,
+    /// The largest stored |grad f| of each level, when its array keeps its blocks' ranges.
+    gradient_max: Vec<Option<f64>>,
 }
 
 impl std::fmt::Debug for Pyramid {
@@ -262,6 +264,7 @@ impl Pyramid {
             });
         }
         check_pyramid(&levels)?;
+        let mut gradient_max = Vec::new();
         let gradient = match frame.as_ref().and_then(|f| f.gradient.as_ref()) {
             None => None,
             Some(stored) => {
@@ -278,6 +281,11 @@ impl Pyramid {
                             "the stored |grad f| {path} is not float32 on level {l}'s grid"
                         )));
                     }
+                    let dims = level.summary.dims;
+                    gradient_max.push(
+                        ranges::LevelRanges::of_attributes(array.attributes(), dims)
+                            .map(|r| r.whole()[1]),
+                    );
                     arrays.push(array);
                 }
                 Some((stored.operator, arrays))
@@ -298,6 +306,7 @@ impl Pyramid {
             notes,
             retrying,
             gradient,
+            gradient_max,
         })
     }
 
@@ -316,6 +325,17 @@ impl Pyramid {
     /// The range of level 0's values, when the store keeps its blocks' ranges.
     pub fn known_range(&self) -> Option<[f64; 2]> {
         self.levels[0].ranges.as_ref().map(|r| r.whole())
+    }
+
+    /// The range of `level`'s values, when the store keeps its blocks' ranges.
+    pub fn known_level_range(&self, level: usize) -> Option<[f64; 2]> {
+        self.levels[level].ranges.as_ref().map(|r| r.whole())
+    }
+
+    /// The largest value of `level`'s stored |grad f|, when the store keeps one with its
+    /// blocks' ranges (convert's max-pooling makes it level 0's largest on every level).
+    pub fn known_gradient_max(&self, level: usize) -> Option<f64> {
+        self.gradient_max.get(level).copied().flatten()
     }
 
     /// The operator of the stored |grad f| pyramid, if the store has one.

@@ -111,40 +111,93 @@ impl LevelRanges {
 /// The ranges of every block of `data` (a level of `dims` voxels, x fastest) in blocks of
 /// `block` voxels a side, doubled until there are at most [`MAX_BLOCKS`]; `None` when a block
 /// has no finite value (its samples could not be judged).
-pub fn measure<T: Scalar>(data: &[T], dims: [usize; 3], mut block: usize) -> Option<StoredRanges> {
-    use rayon::prelude::*;
-    let count = |b: usize| dims.iter().map(|&d| d.div_ceil(b)).product::<usize>();
-    while count(block) > MAX_BLOCKS {
-        block *= 2;
+pub fn measure<T: Scalar>(data: &[T], dims: [usize; 3], block: usize) -> Option<StoredRanges> {
+    let mut ranges = RangeMeasure::new(dims, block);
+    ranges.add(data, 0, dims[2]);
+    ranges.finish()
+}
+
+/// Block ranges measured a slab of z-planes at a time, in any order: what a writer that never
+/// holds a whole level keeps.
+#[derive(Debug, Clone)]
+pub struct RangeMeasure {
+    dims: [usize; 3],
+    block: usize,
+    grid: [usize; 3],
+    /// Per block (x fastest), the range of its finite values seen so far.
+    blocks: Vec<Option<[f64; 2]>>,
+}
+
+impl RangeMeasure {
+    /// Blocks of `block` voxels a side over a level of `dims`, doubled until there are at most
+    /// [`MAX_BLOCKS`].
+    pub fn new(dims: [usize; 3], mut block: usize) -> RangeMeasure {
+        let count = |b: usize| dims.iter().map(|&d| d.div_ceil(b)).product::<usize>();
+        block = block.max(1);
+        while count(block) > MAX_BLOCKS {
+            block *= 2;
+        }
+        let grid = dims.map(|d| d.div_ceil(block));
+        RangeMeasure {
+            dims,
+            block,
+            grid,
+            blocks: vec![None; grid.iter().product()],
+        }
     }
-    let grid = dims.map(|d| d.div_ceil(block));
-    let cells: Vec<[usize; 3]> = (0..grid[2])
-        .flat_map(|z| (0..grid[1]).flat_map(move |y| (0..grid[0]).map(move |x| [x, y, z])))
-        .collect();
-    let blocks: Option<Vec<BlockRange>> = cells
-        .par_iter()
-        .map(|&[bx, by, bz]| {
-            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-            for z in bz * block..((bz + 1) * block).min(dims[2]) {
-                for y in by * block..((by + 1) * block).min(dims[1]) {
-                    let row = (z * dims[1] + y) * dims[0];
-                    for v in &data[row + bx * block..row + ((bx + 1) * block).min(dims[0])] {
-                        let v = v.to_f64();
-                        if v.is_finite() {
-                            lo = lo.min(v);
-                            hi = hi.max(v);
+
+    /// Folds in `depth` z-planes starting at plane `z0` (x fastest).
+    pub fn add<T: Scalar>(&mut self, slab: &[T], z0: usize, depth: usize) {
+        use rayon::prelude::*;
+        let [nx, ny, _] = self.dims;
+        let (b, grid) = (self.block, self.grid);
+        if depth == 0 {
+            return;
+        }
+        let (first, last) = (z0 / b, (z0 + depth - 1) / b);
+        let layer = grid[0] * grid[1];
+        self.blocks[first * layer..(last + 1) * layer]
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, range)| {
+                let (bx, by, bz) = (i % grid[0], i / grid[0] % grid[1], first + i / layer);
+                let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                for z in (bz * b).max(z0)..((bz + 1) * b).min(z0 + depth) {
+                    for y in by * b..((by + 1) * b).min(ny) {
+                        let row = ((z - z0) * ny + y) * nx;
+                        for v in &slab[row + bx * b..row + ((bx + 1) * b).min(nx)] {
+                            let v = v.to_f64();
+                            if v.is_finite() {
+                                lo = lo.min(v);
+                                hi = hi.max(v);
+                            }
                         }
                     }
                 }
-            }
-            (lo <= hi).then_some((bx, by, bz, lo, hi))
+                if lo <= hi {
+                    *range = Some(match *range {
+                        Some([l, h]) => [l.min(lo), h.max(hi)],
+                        None => [lo, hi],
+                    });
+                }
+            });
+    }
+
+    /// The ranges of every block; `None` when a block has no finite value.
+    pub fn finish(self) -> Option<StoredRanges> {
+        let [gx, gy, _] = self.grid;
+        let blocks = self
+            .blocks
+            .iter()
+            .enumerate()
+            .map(|(i, r)| r.map(|[lo, hi]| (i % gx, i / gx % gy, i / (gx * gy), lo, hi)))
+            .collect::<Option<Vec<BlockRange>>>()?;
+        Some(StoredRanges {
+            block: [self.block; 3],
+            fill: [0.0, 0.0],
+            blocks,
         })
-        .collect();
-    Some(StoredRanges {
-        block: [block; 3],
-        fill: [0.0, 0.0],
-        blocks: blocks?,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -195,5 +248,28 @@ mod tests {
         assert_eq!(stored.block, [8; 3]);
         assert!(stored.blocks.len() <= MAX_BLOCKS);
         assert!(measure(&[f32::NAN; 8], [2, 2, 2], 4).is_none());
+    }
+
+    #[test]
+    fn ranges_measured_slab_by_slab_equal_the_whole_level() {
+        // 9 x 7 x 13 in blocks of 4, fed in slabs of 3, 5 and 5 planes that cut blocks.
+        let dims = [9, 7, 13];
+        let data: Vec<f32> = (0..9 * 7 * 13)
+            .map(|i| ((i * 37) % 101) as f32 - 50.0)
+            .collect();
+        let whole = measure(&data, dims, 4).unwrap();
+        let mut slabs = RangeMeasure::new(dims, 4);
+        let plane = 9 * 7;
+        for (z0, depth) in [(0, 3), (3, 5), (8, 5)] {
+            slabs.add(&data[z0 * plane..(z0 + depth) * plane], z0, depth);
+        }
+        assert_eq!(slabs.finish().unwrap(), whole);
+        // A block whose finite values all sit in one slab still has a range.
+        let mut half = vec![f32::NAN; 4 * 4 * 8];
+        half[4 * 4 * 6] = 3.0;
+        let mut slabs = RangeMeasure::new([4, 4, 8], 8);
+        slabs.add(&half[..64], 0, 4);
+        slabs.add(&half[64..], 4, 4);
+        assert_eq!(slabs.finish().unwrap().blocks, vec![(0, 0, 0, 3.0, 3.0)]);
     }
 }

@@ -8,19 +8,24 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use glam::DMat4;
 use rayon::prelude::*;
 use zarrs::array::builder::ArrayBuilderFillValue;
 use zarrs::array::codec::{
     BloscCodec, BloscCompressionLevel, BloscCompressor, BloscShuffleMode, GzipCodec, ZstdCodec,
 };
-use zarrs::array::{ArrayBuilder, BytesToBytesCodecTraits, DataType, data_type};
+use zarrs::array::{
+    Array, ArrayBuilder, ArraySubset, BytesToBytesCodecTraits, CodecOptions, DataType, data_type,
+};
 use zarrs::filesystem::FilesystemStore;
 use zarrs::group::GroupBuilder;
 
 use super::meta::{Axis, Dataset, Frame, Multiscale, StoredGradient, Transform};
+use super::ranges::RangeMeasure;
 use crate::gradient::{Operator, cpu};
-use crate::volume::{Scalar, Volume, VoxelData};
+use crate::volume::{DType, Format, LoadOptions, Scalar, Space, Volume, VolumeSource, VoxelData};
 
 /// The pyramid stops at the first level whose every side is at most this.
 pub const COARSEST_SIDE: usize = 256;
@@ -70,21 +75,28 @@ pub enum ConvertError {
     Write { path: PathBuf, reason: String },
     #[error("{0}")]
     Options(String),
+    #[error("cannot read {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
 }
 
 /// Converts voxel values to and from `f64` for averaging, and names the Zarr data type.
 trait Voxel: Scalar + zarrs::array::Element + Copy + 'static {
+    const DTYPE: DType;
     fn from_f64(v: f64) -> Self;
     fn zarr() -> DataType;
     /// Zero as the array's fill value.
     fn zero() -> ArrayBuilderFillValue;
+    /// The voxels of `data` if they are of this type.
+    fn slice(data: &VoxelData) -> Option<&[Self]>;
 }
 
-macro_rules! voxel_int {
-    ($($t:ty => $z:ident),*) => {$(
+macro_rules! voxel {
+    ($($t:ty => $z:ident, $variant:ident, $round:expr);* $(;)?) => {$(
         impl Voxel for $t {
+            const DTYPE: DType = DType::$variant;
             fn from_f64(v: f64) -> Self {
-                v.round().clamp(<$t>::MIN as f64, <$t>::MAX as f64) as $t
+                let round: fn(f64) -> $t = $round;
+                round(v)
             }
             fn zarr() -> DataType {
                 data_type::$z()
@@ -92,34 +104,25 @@ macro_rules! voxel_int {
             fn zero() -> ArrayBuilderFillValue {
                 (0 as $t).into()
             }
+            fn slice(data: &VoxelData) -> Option<&[Self]> {
+                match data {
+                    VoxelData::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
         }
     )*};
 }
-voxel_int!(i8 => int8, u8 => uint8, i16 => int16, u16 => uint16, i32 => int32, u32 => uint32);
-
-impl Voxel for f32 {
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-    fn zarr() -> DataType {
-        data_type::float32()
-    }
-    fn zero() -> ArrayBuilderFillValue {
-        0f32.into()
-    }
-}
-
-impl Voxel for f64 {
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-    fn zarr() -> DataType {
-        data_type::float64()
-    }
-    fn zero() -> ArrayBuilderFillValue {
-        0f64.into()
-    }
-}
+voxel!(
+    i8 => int8, Int8, |v| v.round().clamp(i8::MIN as f64, i8::MAX as f64) as i8;
+    u8 => uint8, Uint8, |v| v.round().clamp(0.0, u8::MAX as f64) as u8;
+    i16 => int16, Int16, |v| v.round().clamp(i16::MIN as f64, i16::MAX as f64) as i16;
+    u16 => uint16, Uint16, |v| v.round().clamp(0.0, u16::MAX as f64) as u16;
+    i32 => int32, Int32, |v| v.round().clamp(i32::MIN as f64, i32::MAX as f64) as i32;
+    u32 => uint32, Uint32, |v| v.round().clamp(0.0, u32::MAX as f64) as u32;
+    f32 => float32, Float, |v| v as f32;
+    f64 => float64, Double, |v| v;
+);
 
 /// How a level is made from the one before: its voxels and dimensions.
 type Reduce<T> = fn(&[T], [usize; 3]) -> (Vec<T>, [usize; 3]);
@@ -215,21 +218,30 @@ struct Writer<'a> {
     store: Arc<FilesystemStore>,
     options: ConvertOptions,
     progress: &'a (dyn Fn(u64, u64) + Sync),
-    done: std::sync::atomic::AtomicU64,
+    done: AtomicU64,
     total: u64,
 }
 
 impl Writer<'_> {
-    fn level<T: Voxel>(&self, path: &str, data: &[T], dims: [usize; 3]) -> Result<(), String> {
+    /// The side of the chunks (shards, when sharding) a level of `dims` is stored in.
+    fn outer_side(&self, dims: [usize; 3]) -> usize {
+        let c = self.options.chunk;
+        if self.options.shard <= 1 {
+            return c;
+        }
+        // A shard larger than the level is only padding.
+        let level = dims.iter().map(|&d| d.div_ceil(c) * c).max().unwrap_or(c);
+        (self.options.shard * c).min(level)
+    }
+
+    /// Creates the array of a level of `dims` at `path`.
+    fn array<T: Voxel>(
+        &self,
+        path: &str,
+        dims: [usize; 3],
+    ) -> Result<Array<FilesystemStore>, String> {
         let c = self.options.chunk as u64;
-        let shard = (self.options.shard.max(1) as u64 * c).min(
-            // A shard larger than the level is only padding.
-            dims.iter()
-                .map(|&d| (d as u64).div_ceil(c) * c)
-                .max()
-                .unwrap_or(c),
-        );
-        let outer = if self.options.shard > 1 { shard } else { c };
+        let outer = self.outer_side(dims) as u64;
         let mut builder = ArrayBuilder::new(
             vec![dims[2] as u64, dims[1] as u64, dims[0] as u64],
             vec![outer; 3],
@@ -242,64 +254,287 @@ impl Writer<'_> {
         if self.options.shard > 1 {
             builder.subchunk_shape(vec![c; 3]);
         }
-        // Each block's value range in the array's attributes (see `super::ranges`).
-        if let Some(ranges) = super::ranges::measure(data, dims, self.options.chunk) {
-            let mut attributes = serde_json::Map::new();
-            attributes.insert("gradvol".into(), serde_json::json!({ "ranges": ranges }));
-            builder.attributes(attributes);
-        }
         let array = builder
             .build(self.store.clone(), path)
             .map_err(|e| e.to_string())?;
         array.store_metadata().map_err(|e| e.to_string())?;
-        let side = [outer as usize; 3];
-        let grid = dims.map(|d| d.div_ceil(side[0]));
-        let cells: Vec<[usize; 3]> = (0..grid[2])
-            .flat_map(|z| (0..grid[1]).flat_map(move |y| (0..grid[0]).map(move |x| [x, y, z])))
+        Ok(array)
+    }
+
+    fn advance(&self, voxels: u64) {
+        let done = self.done.fetch_add(voxels, Ordering::Relaxed) + voxels;
+        (self.progress)(done.min(self.total), self.total);
+    }
+
+    /// The levels of a pyramid over `dims` written at `prefix/0`, `prefix/1`, ..., each level
+    /// made from the one before by `reduce`: the first takes level 0's planes.
+    fn levels<T: Voxel>(
+        &self,
+        prefix: &str,
+        dims: [usize; 3],
+        reduce: Reduce<T>,
+    ) -> Result<LevelSink<'_, T>, String> {
+        let mut all = vec![dims];
+        while more_levels(all[all.len() - 1], all.len(), self.options.min_levels) {
+            all.push(all[all.len() - 1].map(|d| d.div_ceil(2)));
+        }
+        let mut next: Option<Box<LevelSink<'_, T>>> = None;
+        for (l, &d) in all.iter().enumerate().rev() {
+            let sink = LevelSink {
+                writer: self,
+                array: self.array::<T>(&format!("{prefix}/{l}"), d)?,
+                dims: d,
+                side: self.outer_side(d),
+                depth: self.options.chunk,
+                planes: Vec::new(),
+                z0: 0,
+                ranges: RangeMeasure::new(d, self.options.chunk),
+                reduce,
+                next,
+            };
+            next = Some(Box::new(sink));
+        }
+        Ok(*next.expect("a pyramid has a level"))
+    }
+}
+
+/// One level of a pyramid written a row of chunks at a time as its z-planes arrive in order:
+/// each full row is written, measured for its block ranges and reduced into the next level's
+/// planes. It holds at most one row of chunks (plus what one push brings).
+struct LevelSink<'w, T: Voxel> {
+    writer: &'w Writer<'w>,
+    array: Array<FilesystemStore>,
+    dims: [usize; 3],
+    /// The side of a chunk (shard, when sharding).
+    side: usize,
+    /// The depth of a row: a chunk's side (a shard is written a row of its chunks at a time).
+    depth: usize,
+    /// Planes `z0..` not written yet, x fastest.
+    planes: Vec<T>,
+    z0: usize,
+    ranges: RangeMeasure,
+    reduce: Reduce<T>,
+    next: Option<Box<LevelSink<'w, T>>>,
+}
+
+impl<T: Voxel> LevelSink<'_, T> {
+    fn plane(&self) -> usize {
+        self.dims[0] * self.dims[1]
+    }
+
+    /// Takes the next planes (whole planes, in order). Whole rows are written straight from
+    /// `planes`; only a part row is copied and held.
+    fn push(&mut self, mut planes: &[T]) -> Result<(), String> {
+        let row = self.depth * self.plane();
+        if !self.planes.is_empty() {
+            let take = (row - self.planes.len()).min(planes.len());
+            self.planes.extend_from_slice(&planes[..take]);
+            planes = &planes[take..];
+            if self.planes.len() == row {
+                let held = std::mem::take(&mut self.planes);
+                self.write_row(&held, self.depth)?;
+                self.planes = held;
+                self.planes.clear();
+            }
+        }
+        while planes.len() >= row {
+            self.write_row(&planes[..row], self.depth)?;
+            planes = &planes[row..];
+        }
+        if !planes.is_empty() {
+            self.planes.reserve_exact(row);
+            self.planes.extend_from_slice(planes);
+        }
+        Ok(())
+    }
+
+    /// Writes `slab`, the next `depth` planes, as the next row of chunks and hands their
+    /// reduction to the next level.
+    fn write_row(&mut self, slab: &[T], depth: usize) -> Result<(), String> {
+        let [nx, ny, _] = self.dims;
+        let plane = self.plane();
+        let side = self.side;
+        let grid = [nx.div_ceil(side), ny.div_ceil(side)];
+        // Where the row sits: in which shard (chunk) along z, and how far into it.
+        let (outer, within) = ((self.z0 / side) as u64, (self.z0 % side) as u64);
+        let row = self.depth as u64;
+        let cells: Vec<[usize; 2]> = (0..grid[1])
+            .flat_map(|y| (0..grid[0]).map(move |x| [x, y]))
             .collect();
-        cells.par_iter().try_for_each(|&[x, y, z]| {
-            let origin = [x * side[0], y * side[1], z * side[2]];
-            let voxels = chunk_of(data, dims, origin, side);
-            let n: u64 = (0..3)
-                .map(|a| side[a].min(dims[a] - origin[a]) as u64)
-                .product();
-            array
-                .store_chunk(&[z as u64, y as u64, x as u64], voxels)
-                .map_err(|e| e.to_string())?;
-            let done = self.done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
-            (self.progress)(done.min(self.total), self.total);
-            Ok(())
+        let array = &self.array;
+        // A shard deeper than a row gets its subchunks a row at a time: zarrs appends them to
+        // the shard and rewrites its index, reading none back.
+        let options = CodecOptions::default().with_experimental_partial_encoding(true);
+        let subset =
+            ArraySubset::new_with_ranges(&[within..within + row, 0..side as u64, 0..side as u64]);
+        cells.par_iter().try_for_each(|&[x, y]| {
+            let origin = [x * side, y * side, 0];
+            let voxels = chunk_of(slab, [nx, ny, depth], origin, [side, side, self.depth]);
+            let at = [outer, y as u64, x as u64];
+            if self.depth == side {
+                array.store_chunk(&at, voxels)
+            } else {
+                array.store_chunk_subset_opt(&at, &subset, voxels, &options)
+            }
+            .map_err(|e| e.to_string())
+        })?;
+        self.writer.advance((plane * depth) as u64);
+        self.ranges.add(slab, self.z0, depth);
+        if let Some(next) = self.next.as_mut() {
+            let (reduced, _) = (self.reduce)(slab, [nx, ny, depth]);
+            next.push(&reduced)?;
+        }
+        self.z0 += depth;
+        Ok(())
+    }
+
+    /// Writes what is left, the levels below, and this level's block ranges.
+    fn finish(mut self) -> Result<(), String> {
+        let left = self.planes.len() / self.plane();
+        if left > 0 {
+            let held = std::mem::take(&mut self.planes);
+            self.write_row(&held, left)?;
+        }
+        if self.z0 != self.dims[2] {
+            return Err(format!(
+                "level {:?} got {} of its {} planes",
+                self.array.path(),
+                self.z0,
+                self.dims[2]
+            ));
+        }
+        if let Some(next) = self.next.take() {
+            next.finish()?;
+        }
+        // Each block's value range in the array's attributes (see `super::ranges`).
+        if let Some(ranges) = self.ranges.finish() {
+            self.array
+                .attributes_mut()
+                .insert("gradvol".into(), serde_json::json!({ "ranges": ranges }));
+            self.array.store_metadata().map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// |grad f| of level 0 computed as its planes arrive: each run of planes once the operator's
+/// reach beyond it has arrived too, from a window that holds that reach on both sides, so every
+/// plane equals the whole volume's gradient (borders included).
+struct GradientSlabs<'w, T: Voxel> {
+    operator: Operator,
+    dims: [usize; 3],
+    spacing: [f64; 3],
+    /// Planes the operator reads beyond a plane along z.
+    reach: usize,
+    /// Planes `w0..` held.
+    window: Vec<T>,
+    w0: usize,
+    /// Planes whose gradient is written.
+    done: usize,
+    sink: LevelSink<'w, f32>,
+}
+
+impl<T: Voxel> GradientSlabs<'_, T> {
+    fn push(&mut self, planes: &[T]) -> Result<(), String> {
+        self.window.extend_from_slice(planes);
+        let plane = self.dims[0] * self.dims[1];
+        let have = self.w0 + self.window.len() / plane;
+        // Whole rows of the level's chunks, so that they are written straight from `g`.
+        let row = self.sink.depth;
+        let upto = if have == self.dims[2] {
+            have
+        } else {
+            let ready = have.saturating_sub(self.reach).saturating_sub(self.done);
+            self.done + ready / row * row
+        };
+        if upto <= self.done {
+            return Ok(());
+        }
+        let start = self.done.saturating_sub(self.reach);
+        let end = (upto + self.reach).min(have);
+        let depth = end - start;
+        let region = &self.window[(start - self.w0) * plane..(end - self.w0) * plane];
+        let dims = [self.dims[0], self.dims[1], depth];
+        let g = match self.operator {
+            Operator::Central => cpu::central(region, dims, self.spacing),
+            Operator::Sobel => cpu::sobel(region, dims, self.spacing),
+            Operator::Gaussian { sigma_mm } => cpu::gaussian(region, dims, self.spacing, sigma_mm),
+        };
+        let from = self.done - start;
+        self.sink
+            .push(&g[from * plane..(from + upto - self.done) * plane])?;
+        self.done = upto;
+        // Keep the reach below the next plane to compute.
+        let keep = self.done.saturating_sub(self.reach);
+        self.window.drain(..(keep - self.w0) * plane);
+        self.w0 = keep;
+        Ok(())
+    }
+}
+
+/// Level 0's planes in order in, every level of the image (and of |grad f|) out.
+struct Pipeline<'w, T: Voxel> {
+    image: LevelSink<'w, T>,
+    gradient: Option<GradientSlabs<'w, T>>,
+}
+
+impl<'w, T: Voxel> Pipeline<'w, T> {
+    fn new(writer: &'w Writer<'w>, grid: &Grid) -> Result<Pipeline<'w, T>, String> {
+        let gradient = match writer.options.gradient {
+            None => None,
+            Some(operator) => {
+                let reach = match operator {
+                    Operator::Central | Operator::Sobel => 1,
+                    Operator::Gaussian { sigma_mm } => {
+                        cpu::gaussian_radius(sigma_mm / grid.spacing[2])
+                            .min(cpu::MAX_GAUSSIAN_RADIUS)
+                    }
+                };
+                Some(GradientSlabs {
+                    operator,
+                    dims: grid.dims,
+                    spacing: grid.spacing,
+                    reach,
+                    window: Vec::new(),
+                    w0: 0,
+                    done: 0,
+                    sink: writer.levels(
+                        &format!("/{}", gradient_path(operator)),
+                        grid.dims,
+                        max_pool,
+                    )?,
+                })
+            }
+        };
+        Ok(Pipeline {
+            image: writer.levels("", grid.dims, halve)?,
+            gradient,
         })
     }
 
-    /// Writes every level from `data` down; returns each level's dimensions.
-    fn pyramid<T: Voxel>(&self, data: &[T], dims: [usize; 3]) -> Result<Vec<[usize; 3]>, String> {
-        self.pyramid_with("", data, dims, halve)
+    /// Planes to push at a time: one row of level 0's chunks.
+    fn slab_planes(writer: &Writer) -> usize {
+        writer.options.chunk
     }
 
-    /// Writes every level from `data` down at `prefix/0`, `prefix/1`, ..., each made from the
-    /// one before by `reduce`; returns each level's dimensions.
-    fn pyramid_with<T: Voxel>(
-        &self,
-        prefix: &str,
-        data: &[T],
-        dims: [usize; 3],
-        reduce: Reduce<T>,
-    ) -> Result<Vec<[usize; 3]>, String> {
-        let mut levels = vec![dims];
-        self.level(&format!("{prefix}/0"), data, dims)?;
-        let mut current: Option<Vec<T>> = None;
-        let mut d = dims;
-        while more_levels(d, levels.len(), self.options.min_levels) {
-            let src = current.as_deref().unwrap_or(data);
-            let (next, nd) = reduce(src, d);
-            self.level(&format!("{prefix}/{}", levels.len()), &next, nd)?;
-            levels.push(nd);
-            current = Some(next);
-            d = nd;
+    fn push(&mut self, planes: &[T]) -> Result<(), String> {
+        if let Some(g) = self.gradient.as_mut() {
+            g.push(planes)?;
         }
-        Ok(levels)
+        self.image.push(planes)
     }
+
+    fn finish(self) -> Result<(), String> {
+        self.image.finish()?;
+        if let Some(g) = self.gradient {
+            g.sink.finish()?;
+        }
+        Ok(())
+    }
+}
+
+fn gradient_path(operator: Operator) -> String {
+    format!("gradient/{}", operator.name())
 }
 
 /// Whether a pyramid whose coarsest level so far is `dims`, with `levels` levels, goes on.
@@ -321,6 +556,27 @@ fn pyramid_voxels(mut dims: [usize; 3], min_levels: usize) -> u64 {
     }
 }
 
+/// Where a volume sits: what the store's attributes say of it.
+struct Grid {
+    dims: [usize; 3],
+    spacing: [f64; 3],
+    world_from_voxel: DMat4,
+    space: Space,
+    format: Format,
+}
+
+impl Grid {
+    fn levels(&self, min_levels: usize) -> usize {
+        let mut dims = self.dims;
+        let mut levels = 1;
+        while more_levels(dims, levels, min_levels) {
+            dims = dims.map(|d| d.div_ceil(2));
+            levels += 1;
+        }
+        levels
+    }
+}
+
 /// Writes `volume` as an OME-Zarr 0.5 pyramid at `out` (which must not exist), reporting
 /// `(voxels written, voxels in all)`. Nothing appears at `out` unless every level was written.
 pub fn convert(
@@ -328,6 +584,118 @@ pub fn convert(
     out: &Path,
     options: ConvertOptions,
     progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<(), ConvertError> {
+    let grid = Grid {
+        dims: volume.dims,
+        spacing: volume.spacing,
+        world_from_voxel: volume.world_from_voxel,
+        space: volume.space,
+        format: volume.format,
+    };
+    let read_fail = |reason| ConvertError::Read {
+        path: PathBuf::new(),
+        reason,
+    };
+    write_store(out, options, &grid, progress, read_fail, |writer| {
+        fn planes<T: Voxel>(writer: &Writer, grid: &Grid, data: &[T]) -> Result<(), String> {
+            let mut pipeline = Pipeline::<T>::new(writer, grid)?;
+            let slab = Pipeline::<T>::slab_planes(writer) * grid.dims[0] * grid.dims[1];
+            for planes in data.chunks(slab) {
+                pipeline.push(planes)?;
+            }
+            pipeline.finish()
+        }
+        match &volume.data {
+            VoxelData::Int8(v) => planes(writer, &grid, v),
+            VoxelData::Uint8(v) => planes(writer, &grid, v),
+            VoxelData::Int16(v) => planes(writer, &grid, v),
+            VoxelData::Uint16(v) => planes(writer, &grid, v),
+            VoxelData::Int32(v) => planes(writer, &grid, v),
+            VoxelData::Uint32(v) => planes(writer, &grid, v),
+            VoxelData::Float(v) => planes(writer, &grid, v),
+            VoxelData::Double(v) => planes(writer, &grid, v),
+        }
+        .map_err(SlabError::Write)
+    })
+}
+
+/// Writes the volume `source` describes as [`convert`] writes a volume, reading it a row of
+/// chunks at a time: memory holds a few rows of level 0's chunks (a slab of its planes), never
+/// the volume, so a file larger than the host's memory converts.
+pub fn convert_source(
+    source: &VolumeSource,
+    out: &Path,
+    options: ConvertOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<(), ConvertError> {
+    let world_from_voxel = source.world_from_voxel().map_err(|e| ConvertError::Read {
+        path: source.path().to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let grid = Grid {
+        dims: source.dims,
+        spacing: source.spacing,
+        world_from_voxel,
+        space: source.space,
+        format: source.format,
+    };
+    let read_fail = |reason| ConvertError::Read {
+        path: source.path().to_path_buf(),
+        reason,
+    };
+    write_store(out, options, &grid, progress, read_fail, |writer| {
+        fn planes<T: Voxel>(
+            writer: &Writer,
+            grid: &Grid,
+            source: &VolumeSource,
+        ) -> Result<(), SlabError> {
+            let mut pipeline = Pipeline::<T>::new(writer, grid).map_err(SlabError::Write)?;
+            let depth = Pipeline::<T>::slab_planes(writer);
+            source.read_slabs(
+                depth,
+                &LoadOptions::default(),
+                |e| SlabError::Read(e.to_string()),
+                |data| {
+                    let planes = T::slice(&data).ok_or_else(|| {
+                        SlabError::Read(format!(
+                            "a slab of {} voxels where {} were expected",
+                            data.dtype(),
+                            T::DTYPE
+                        ))
+                    })?;
+                    pipeline.push(planes).map_err(SlabError::Write)
+                },
+            )?;
+            pipeline.finish().map_err(SlabError::Write)
+        }
+        match source.dtype() {
+            DType::Int8 => planes::<i8>(writer, &grid, source),
+            DType::Uint8 => planes::<u8>(writer, &grid, source),
+            DType::Int16 => planes::<i16>(writer, &grid, source),
+            DType::Uint16 => planes::<u16>(writer, &grid, source),
+            DType::Int32 => planes::<i32>(writer, &grid, source),
+            DType::Uint32 => planes::<u32>(writer, &grid, source),
+            DType::Float => planes::<f32>(writer, &grid, source),
+            DType::Double => planes::<f64>(writer, &grid, source),
+        }
+    })
+}
+
+/// Why writing the levels stopped.
+enum SlabError {
+    Read(String),
+    Write(String),
+}
+
+/// Checks `options`, writes the pyramid by `levels` into a temporary folder beside `out`, then
+/// the group's attributes, and renames the folder to `out`.
+fn write_store(
+    out: &Path,
+    options: ConvertOptions,
+    grid: &Grid,
+    progress: &(dyn Fn(u64, u64) + Sync),
+    read_fail: impl FnOnce(String) -> ConvertError,
+    levels: impl FnOnce(&Writer) -> Result<(), SlabError>,
 ) -> Result<(), ConvertError> {
     if !(8..=1024).contains(&options.chunk) {
         return Err(ConvertError::Options(format!(
@@ -340,6 +708,9 @@ pub fn convert(
             "--shard {} is outside 1 to 64 chunks",
             options.shard
         )));
+    }
+    if let Some(Operator::Gaussian { sigma_mm }) = options.gradient {
+        cpu::check_gaussian(grid.dims, grid.spacing, sigma_mm).map_err(ConvertError::Options)?;
     }
     if out.exists() {
         return Err(ConvertError::Exists(out.to_path_buf()));
@@ -367,35 +738,18 @@ pub fn convert(
         options,
         progress,
         done: Default::default(),
-        total: passes * pyramid_voxels(volume.dims, options.min_levels),
+        total: passes * pyramid_voxels(grid.dims, options.min_levels),
     };
-    let levels = match &volume.data {
-        VoxelData::Int8(v) => writer.pyramid(v, volume.dims),
-        VoxelData::Uint8(v) => writer.pyramid(v, volume.dims),
-        VoxelData::Int16(v) => writer.pyramid(v, volume.dims),
-        VoxelData::Uint16(v) => writer.pyramid(v, volume.dims),
-        VoxelData::Int32(v) => writer.pyramid(v, volume.dims),
-        VoxelData::Uint32(v) => writer.pyramid(v, volume.dims),
-        VoxelData::Float(v) => writer.pyramid(v, volume.dims),
-        VoxelData::Double(v) => writer.pyramid(v, volume.dims),
-    }
-    .map_err(fail)?;
-    let stored = match options.gradient {
-        None => None,
-        Some(operator) => {
-            if let Operator::Gaussian { sigma_mm } = operator {
-                cpu::check_gaussian(volume.dims, volume.spacing, sigma_mm)
-                    .map_err(ConvertError::Options)?;
-            }
-            let path = format!("gradient/{}", operator.name());
-            let g = cpu::gradient_magnitude(volume, operator);
-            writer
-                .pyramid_with(&format!("/{path}"), &g, volume.dims, max_pool)
-                .map_err(fail)?;
-            Some(StoredGradient { operator, path })
-        }
-    };
-    let attributes = group_attributes(volume, &levels, stored).map_err(fail)?;
+    levels(&writer).map_err(|e| match e {
+        SlabError::Read(reason) => read_fail(reason),
+        SlabError::Write(reason) => fail(reason),
+    })?;
+    let stored = options.gradient.map(|operator| StoredGradient {
+        operator,
+        path: gradient_path(operator),
+    });
+    let attributes =
+        group_attributes(grid, grid.levels(options.min_levels), stored).map_err(fail)?;
     let mut group = GroupBuilder::new()
         .build(store, "/")
         .map_err(|e| fail(e.to_string()))?;
@@ -461,22 +815,28 @@ pub(crate) fn pyramid_attributes(
     Ok(map)
 }
 
-/// The attributes of a pyramid of `levels` levels over `volume`, with its frame and the stored
+/// The attributes of a pyramid of `levels` levels over `grid`, with its frame and the stored
 /// |grad f| pyramid, if any.
 fn group_attributes(
-    volume: &Volume,
-    levels: &[[usize; 3]],
+    grid: &Grid,
+    levels: usize,
     gradient: Option<StoredGradient>,
 ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    let o = volume.origin();
+    let m = grid.world_from_voxel;
+    let directions = [m.x_axis, m.y_axis, m.z_axis]
+        .iter()
+        .zip(grid.spacing)
+        .map(|(c, s)| (c.truncate() / s).to_array())
+        .collect::<Vec<_>>();
+    let origin = m.w_axis.truncate().to_array();
     let frame = Frame {
-        space: volume.space.name().to_owned(),
-        directions: volume.directions().to_cols_array_2d(),
-        origin: o.to_array(),
-        source_format: Some(volume.format.name().to_owned()),
+        space: grid.space.name().to_owned(),
+        directions: [directions[0], directions[1], directions[2]],
+        origin,
+        source_format: Some(grid.format.name().to_owned()),
         gradient,
     };
-    pyramid_attributes(volume.spacing, o.to_array(), levels.len(), Some(frame))
+    pyramid_attributes(grid.spacing, origin, levels, Some(frame))
 }
 
 #[cfg(test)]
