@@ -643,7 +643,7 @@ fn run(cli: Cli) -> Result<()> {
                 gradient,
                 min_levels: levels.into(),
             };
-            commands::convert::run(input.open()?, &output, options)
+            commands::convert::run(input.open()?, &input.volume, &output, options)
         }
         Command::Presets { show } => commands::presets::run(show.as_deref()),
     }

@@ -731,6 +731,26 @@ fn convert_streams_files_slab_by_slab_into_the_store_the_whole_volume_makes() {
         }
     }
 
+    // A store converted again (re-chunked, another operator) is read a row of chunks at a
+    // time: level 0 and its frame unchanged, |grad f| the whole volume's.
+    let first = dir.path().join("streamed0.ome.zarr");
+    let again = dir.path().join("again.ome.zarr");
+    let args = ["--chunk", "16", "--shard", "1", "--gradient", "sobel"];
+    stdout_of(&gradvol(
+        &[&["convert", s(&first), "-o", s(&again)][..], &args[..]].concat(),
+    ));
+    let whole = load_level(&nii, None);
+    let back = load_level(&again, Some(0));
+    assert!(back.data.as_bytes() == whole.data.as_bytes());
+    assert_eq!(back.space, whole.space);
+    common::assert_mat4_close(back.world_from_voxel, whole.world_from_voxel, 1e-9);
+    let pyramid = Pyramid::open(&Location::Folder(again)).unwrap();
+    assert_eq!(pyramid.level(0).chunk, [16; 3]);
+    let g = pyramid
+        .read_gradient_region(0, dims.map(|n| 0..n as u64))
+        .unwrap();
+    assert!(g == cpu::gradient_magnitude(&whole, Operator::Sobel));
+
     // A file cut short fails with the path and leaves no store.
     let short = dir.path().join("short.nrrd");
     let header = format!(

@@ -9,13 +9,17 @@ use gradvol::volume::zarr::{self, ConvertOptions};
 
 /// Writes `input` at `out`: a volume whose voxels are not read yet is read a slab at a time
 /// while it is written, so it never needs to fit in memory.
-pub fn run(input: Opened, out: &Path, options: ConvertOptions) -> Result<()> {
+pub fn run(input: Opened, from: &Path, out: &Path, options: ConvertOptions) -> Result<()> {
     let bar = super::Bar::new("writing {bar:30} {percent}% {eta} left");
     let report = |done: u64, total: u64| bar.report(done, total);
     let start = Instant::now();
     let result = match &input {
         Opened::Source(source) => zarr::convert_source(source, out, options, &report),
         Opened::Read(volume) => zarr::convert(volume, out, options, &report),
+        // A store's level 0 by default: read a row of chunks at a time, any size will do.
+        Opened::Store { pyramid, level } => {
+            zarr::convert_store(from, pyramid, level.unwrap_or(0), out, options, &report)
+        }
     };
     bar.clear();
     result?;

@@ -339,6 +339,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Volume, LoadError> {
     match open(path, options)? {
         Opened::Source(source) => source.read(options).map_err(|e| LoadError::new(path, e)),
         Opened::Read(volume) => Ok(volume),
+        Opened::Store { pyramid, level } => zarr::read(path, &pyramid, level, options),
     }
 }
 
@@ -348,17 +349,26 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Volume, LoadError> {
 pub enum Opened {
     Source(VolumeSource),
     Read(Volume),
+    /// An OME-Zarr image, and the level asked for (`--level`), if any.
+    Store {
+        pyramid: Box<zarr::Pyramid>,
+        level: Option<usize>,
+    },
 }
 
 /// Opens the volume at `path` as [`load`] does, reading its voxels only where they cannot be
-/// read a slab at a time later (DICOM, OME-Zarr, NRRD's text encoding): what `convert` streams.
+/// read a slab at a time later (DICOM, NRRD's text encoding): what `convert` streams.
 pub fn open(path: &Path, options: &LoadOptions) -> Result<Opened, LoadError> {
     let at = |kind| LoadError::new(path, kind);
     if let Some(spec) = options.raw {
         return raw::source(path, spec).map(Opened::Source).map_err(at);
     }
     if let Some(location) = zarr::Location::of(path) {
-        return zarr::load(path, &location, options).map(Opened::Read);
+        let pyramid = zarr::Pyramid::open(&location).map_err(at)?;
+        return Ok(Opened::Store {
+            pyramid: Box::new(pyramid),
+            level: options.level,
+        });
     }
     if options.level.is_some() {
         return Err(at(ErrorKind::invalid(

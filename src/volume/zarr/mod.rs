@@ -22,7 +22,7 @@ use zarrs::array::{Array, ArrayShardedExt, data_type};
 use zarrs::group::Group;
 use zarrs::storage::{ReadableStorage, ReadableStorageTraits};
 
-pub use write::{Codec, ConvertError, ConvertOptions, convert, convert_source};
+pub use write::{Codec, ConvertError, ConvertOptions, convert, convert_source, convert_store};
 
 use super::voxels::try_zeroed_vec;
 use super::{
@@ -393,6 +393,17 @@ impl Pyramid {
         }
     }
 
+    /// `level` if the pyramid has it, else the error that says which it has.
+    pub fn check_level(&self, level: usize) -> Result<usize, ErrorKind> {
+        if level >= self.level_count() {
+            return Err(ErrorKind::invalid(format!(
+                "--level {level} asked for, but the image has levels 0 to {}",
+                self.level_count() - 1
+            )));
+        }
+        Ok(level)
+    }
+
     /// The finest level with at most `max_voxels` voxels (the coarsest when none has).
     pub fn finest_within(&self, max_voxels: u64) -> usize {
         let count = |l: &Level| l.summary.dims.iter().map(|&d| d as u64).product::<u64>();
@@ -621,16 +632,21 @@ fn bytemuck_bytes_mut(data: &mut VoxelData) -> &mut [u8] {
 /// Opens the OME-Zarr image at `location` and reads one level whole: `options.level`, or the
 /// finest level with at most [`DEFAULT_LEVEL_VOXELS`] voxels.
 pub fn load(path: &Path, location: &Location, options: &LoadOptions) -> Result<Volume, LoadError> {
+    let pyramid = Pyramid::open(location).map_err(|e| LoadError::new(path, e))?;
+    read(path, &pyramid, options.level, options)
+}
+
+/// Reads `level` of `pyramid` (opened from `path`), by default the finest level with at most
+/// [`DEFAULT_LEVEL_VOXELS`] voxels.
+pub fn read(
+    path: &Path,
+    pyramid: &Pyramid,
+    level: Option<usize>,
+    options: &LoadOptions,
+) -> Result<Volume, LoadError> {
     let at = |kind| LoadError::new(path, kind);
-    let pyramid = Pyramid::open(location).map_err(at)?;
-    let level = match options.level {
-        Some(l) if l >= pyramid.level_count() => {
-            return Err(at(ErrorKind::invalid(format!(
-                "--level {l} asked for, but the image has levels 0 to {}",
-                pyramid.level_count() - 1
-            ))));
-        }
-        Some(l) => l,
+    let level = match level {
+        Some(l) => pyramid.check_level(l).map_err(at)?,
         None => pyramid.finest_within(DEFAULT_LEVEL_VOXELS),
     };
     pyramid.read_level(level, options).map_err(at)

@@ -22,6 +22,7 @@ use zarrs::array::{
 use zarrs::filesystem::FilesystemStore;
 use zarrs::group::GroupBuilder;
 
+use super::Pyramid;
 use super::meta::{Axis, Dataset, Frame, Multiscale, StoredGradient, Transform};
 use super::ranges::RangeMeasure;
 use crate::gradient::{Operator, cpu};
@@ -577,6 +578,22 @@ impl Grid {
     }
 }
 
+/// Calls the generic `f` with the voxel type `dtype` names.
+macro_rules! by_dtype {
+    ($dtype:expr, $f:ident($($arg:expr),*)) => {
+        match $dtype {
+            DType::Int8 => $f::<i8>($($arg),*),
+            DType::Uint8 => $f::<u8>($($arg),*),
+            DType::Int16 => $f::<i16>($($arg),*),
+            DType::Uint16 => $f::<u16>($($arg),*),
+            DType::Int32 => $f::<i32>($($arg),*),
+            DType::Uint32 => $f::<u32>($($arg),*),
+            DType::Float => $f::<f32>($($arg),*),
+            DType::Double => $f::<f64>($($arg),*),
+        }
+    };
+}
+
 /// Writes `volume` as an OME-Zarr 0.5 pyramid at `out` (which must not exist), reporting
 /// `(voxels written, voxels in all)`. Nothing appears at `out` unless every level was written.
 pub fn convert(
@@ -655,29 +672,70 @@ pub fn convert_source(
                 depth,
                 &LoadOptions::default(),
                 |e| SlabError::Read(e.to_string()),
-                |data| {
-                    let planes = T::slice(&data).ok_or_else(|| {
-                        SlabError::Read(format!(
-                            "a slab of {} voxels where {} were expected",
-                            data.dtype(),
-                            T::DTYPE
-                        ))
-                    })?;
-                    pipeline.push(planes).map_err(SlabError::Write)
-                },
+                |data| pipeline.push(typed(&data)?).map_err(SlabError::Write),
             )?;
             pipeline.finish().map_err(SlabError::Write)
         }
-        match source.dtype() {
-            DType::Int8 => planes::<i8>(writer, &grid, source),
-            DType::Uint8 => planes::<u8>(writer, &grid, source),
-            DType::Int16 => planes::<i16>(writer, &grid, source),
-            DType::Uint16 => planes::<u16>(writer, &grid, source),
-            DType::Int32 => planes::<i32>(writer, &grid, source),
-            DType::Uint32 => planes::<u32>(writer, &grid, source),
-            DType::Float => planes::<f32>(writer, &grid, source),
-            DType::Double => planes::<f64>(writer, &grid, source),
+        by_dtype!(source.dtype(), planes(writer, &grid, source))
+    })
+}
+
+/// Writes `level` of `pyramid` (opened from `input`) as [`convert`] writes a volume, reading it a
+/// row of chunks at a time: a store of any size, from a folder or over HTTP, is re-chunked,
+/// re-compressed and given |grad f| and block ranges in the memory of a few rows.
+pub fn convert_store(
+    input: &Path,
+    pyramid: &Pyramid,
+    level: usize,
+    out: &Path,
+    options: ConvertOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<(), ConvertError> {
+    let read_fail = |reason| ConvertError::Read {
+        path: input.to_path_buf(),
+        reason,
+    };
+    let level = pyramid
+        .check_level(level)
+        .map_err(|e| read_fail(e.to_string()))?;
+    let (world_from_voxel, space) = pyramid.world_from_voxel(level);
+    let s = pyramid.level(level);
+    let grid = Grid {
+        dims: s.dims,
+        spacing: s.spacing,
+        world_from_voxel,
+        space,
+        format: Format::OmeZarr,
+    };
+    write_store(out, options, &grid, progress, read_fail, |writer| {
+        fn planes<T: Voxel>(
+            writer: &Writer,
+            grid: &Grid,
+            (pyramid, level): (&Pyramid, usize),
+        ) -> Result<(), SlabError> {
+            let mut pipeline = Pipeline::<T>::new(writer, grid).map_err(SlabError::Write)?;
+            let [nx, ny, nz] = grid.dims.map(|d| d as u64);
+            let depth = Pipeline::<T>::slab_planes(writer) as u64;
+            for z in (0..nz).step_by(depth as usize) {
+                let data = pyramid
+                    .read_region(level, [0..nx, 0..ny, z..(z + depth).min(nz)])
+                    .map_err(|e| SlabError::Read(e.to_string()))?;
+                pipeline.push(typed(&data)?).map_err(SlabError::Write)?;
+            }
+            pipeline.finish().map_err(SlabError::Write)
         }
+        by_dtype!(pyramid.dtype(), planes(writer, &grid, (pyramid, level)))
+    })
+}
+
+/// `data`'s voxels as `T`, which the reader promised.
+fn typed<T: Voxel>(data: &VoxelData) -> Result<&[T], SlabError> {
+    T::slice(data).ok_or_else(|| {
+        SlabError::Read(format!(
+            "a slab of {} voxels where {} were expected",
+            data.dtype(),
+            T::DTYPE
+        ))
     })
 }
 
