@@ -330,21 +330,45 @@ fn viewer(store: &Path) -> Vec<(String, String)> {
             .collect()
     };
     let opened = ms("opening", "done");
-    let refined = ms("refining", "done");
     let cancelled = ms("refining", "cancelled").len();
     let drag = &sum["drags"][0];
     let lod = &sum["streaming"]["lod"];
+    // The stages shown, per view: each view's run ends with its last stage (1 pixel).
+    let stages = sum["streaming"]["stages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut views: Vec<Vec<(f64, f64, u64)>> = vec![Vec::new()];
+    for s in &stages {
+        let stage = (
+            s["pixels"].as_f64().unwrap_or(f64::NAN),
+            s["since_rest_ms"].as_f64().unwrap_or(f64::NAN) / 1e3,
+            s["slots"].as_u64().unwrap_or(0),
+        );
+        views.last_mut().unwrap().push(stage);
+        if stage.0 <= 1.0 {
+            views.push(Vec::new());
+        }
+    }
+    let describe = |view: Option<&Vec<(f64, f64, u64)>>| -> String {
+        let Some(view) = view.filter(|v| !v.is_empty()) else {
+            return "none".into();
+        };
+        view.iter()
+            .map(|(px, s, slots)| format!("{px} px: {s:.1} s ({slots} slots)"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     vec![
         (
             "viewer 1280x800 (viewport in the summary): stand-in (level 6) read and shown".into(),
             format!("{:.1} s", opened.first().copied().unwrap_or(f64::NAN) / 1e3),
         ),
         (
-            "viewer: the first view refined at levels of detail (from the camera's rest)".into(),
-            format!(
-                "{:.1} s",
-                refined.first().copied().unwrap_or(f64::NAN) / 1e3
-            ),
+            "viewer: the first view refined in stages (voxels up to N pixels), each shown at \
+             (from the camera's rest)"
+                .into(),
+            describe(views.first()),
         ),
         (
             "viewer: orbiting 3 s on the refined view".into(),
@@ -357,8 +381,9 @@ fn viewer(store: &Path) -> Vec<(String, String)> {
         (
             "viewer: the view refined again after the orbit".into(),
             format!(
-                "{:.1} s ({} slots; {} refinements cancelled by moving); whole run {wall:.0} s",
-                refined.last().copied().unwrap_or(f64::NAN) / 1e3,
+                "{} ({} slots at the end; {} refinements cancelled by moving); whole run \
+                 {wall:.0} s",
+                describe(views.get(1)),
                 lod["slots"],
                 cancelled
             ),

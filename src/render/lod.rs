@@ -403,6 +403,11 @@ impl LodSource {
         self.operator
     }
 
+    /// What a renderer built from `plan` would draw from, without building it.
+    pub fn report(&self, plan: &Plan) -> LodReport {
+        lod_report(&self.maps, plan)
+    }
+
     /// Pool slots the GPU budget allows (at least one).
     pub fn slots(&self) -> usize {
         let slot_bytes = self.maps[0].layout.slot_voxels() as u64 * self.format.bytes_per_texel();
@@ -419,25 +424,27 @@ impl LodSource {
     /// store that keeps no ranges, the plain plan. Only for renderers that skip empty space
     /// and keep `tf`: a brick skipped has no slot.
     pub fn plan_for(&self, camera: &Camera, size: [u32; 2], tf: Option<&TransferFunction>) -> Plan {
-        let Some(tf) = tf else {
-            return self.plan(camera, size);
-        };
-        if self.pyramid.known_range().is_none() {
-            return self.plan(camera, size);
-        }
+        self.plan_at(camera, size, tf, 1.0)
+    }
+
+    /// [`LodSource::plan_for`] choosing each brick's level from voxels of up to `pixel` pixels
+    /// on screen (1 draws what `render` draws; 2 and 4 are coarser, cheaper stages).
+    pub fn plan_at(
+        &self,
+        camera: &Camera,
+        size: [u32; 2],
+        tf: Option<&TransferFunction>,
+        pixel: f64,
+    ) -> Plan {
+        let judged = self.pyramid.known_range().and(tf);
         let empty = |m: usize, brick: [usize; 3]| {
-            self.judged_range(m, brick)
-                .is_some_and(|r| tf.transparent_over(r))
+            judged.is_some_and(|tf| {
+                self.judged_range(m, brick)
+                    .is_some_and(|r| tf.transparent_over(r))
+            })
         };
-        plan_skipping(
-            &self.maps,
-            &self.geometry,
-            camera,
-            size,
-            self.slots(),
-            1.0,
-            &empty,
-        )
+        let (maps, geometry, slots) = (&self.maps, &self.geometry, self.slots());
+        plan_skipping(maps, geometry, camera, size, slots, pixel, &empty)
     }
 
     /// The value range the store's block ranges give brick `brick` of map `m`, widened by the
@@ -691,21 +698,27 @@ fn build(
             .collect(),
     );
     renderer.set_gradient_report(gradient(with_gradient));
+    let report = lod_report(maps, plan);
+    debug_assert_eq!(report.slots, drawn.len());
     // Samples a voxel apart at the finest level drawn: finer steps only resample coarse bricks.
+    renderer.set_default_sample_distance(report.sample_distance_mm);
+    Ok((renderer, tf, report))
+}
+
+/// What a renderer built from `plan` draws from.
+fn lod_report(maps: &[LevelMap], plan: &Plan) -> LodReport {
     let finest_drawn = plan.choice.iter().copied().min().unwrap_or(0);
-    renderer.set_default_sample_distance(maps[finest_drawn].voxel_mm);
     let mut per_level: HashMap<usize, usize> = HashMap::new();
     for &m in &plan.choice {
         *per_level.entry(maps[m].level).or_default() += 1;
     }
     let mut bricks_per_level: Vec<(usize, usize)> = per_level.into_iter().collect();
     bricks_per_level.sort();
-    let report = LodReport {
+    LodReport {
         bricks_per_level,
-        slots: drawn.len(),
+        slots: plan.wanted.len() - plan.empty.len(),
         bricks_skipped: plan.empty.len(),
         over_budget: plan.over_budget,
         sample_distance_mm: maps[finest_drawn].voxel_mm,
-    };
-    Ok((renderer, tf, report))
+    }
 }

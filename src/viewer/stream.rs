@@ -4,8 +4,9 @@
 //! [`REST`], a background job plans the levels this view wants within the budgets (each brick
 //! from the level whose voxels are about a pixel there, as `gradvol render` does; bricks the
 //! store's block ranges show transparent under the transfer function are left out), reads and
-//! packs those bricks into a new renderer, and the viewer swaps it in; until then the stand-in
-//! stays on show, so the view is never empty and never waits. The refined renderer stays on
+//! packs those bricks into a new renderer, and the viewer swaps it in; it does so in stages,
+//! coarser first ([`FIRST_STAGE_PIXELS`]), each shown when ready. Until then the stand-in stays
+//! on show, so the view is never empty and never waits. The refined renderer stays on
 //! show only while it fits: moving the camera, resizing the viewport, changing the operator or
 //! a transfer function that comes to see a brick it left out puts the stand-in back (cheap to
 //! draw, so the view moves at its pace) and cancels a refinement in flight (it stops at its
@@ -34,6 +35,12 @@ pub const STAND_IN_VOXELS: u64 = 1 << 24;
 
 /// How long the camera must rest before the view is refined.
 pub const REST: Duration = Duration::from_millis(300);
+
+/// A view is refined in stages: first with each brick from the level whose voxels are up to
+/// this many pixels on screen, then half as many, down to one (what `render` draws). A coarser
+/// stage has about an eighth of the bricks of the next, so the view sharpens soon and the
+/// stages cost little more than the last alone.
+pub const FIRST_STAGE_PIXELS: f64 = 4.0;
 
 /// Host memory for bricks, and GPU memory for the pool, by default (MiB).
 pub const DEFAULT_CACHE_MIB: usize = 1024;
@@ -87,6 +94,10 @@ pub struct RefinedView {
     /// The value ranges of the bricks it skipped as transparent under the transfer function
     /// of the day (they have no slot).
     pub skipped: Vec<[f64; 2]>,
+    /// The stage: voxels of up to this many pixels on screen (1: the last).
+    pub pixels: f64,
+    /// A digest of the level chosen for each brick, to know a stage that would change nothing.
+    pub choice: u64,
 }
 
 impl RefinedView {
@@ -106,16 +117,27 @@ fn skips(render: &RenderSettings) -> bool {
     render.skip_empty_space && render.blend == Blend::Composite
 }
 
-/// A finished refinement.
+/// A finished refinement stage.
 #[derive(Debug)]
 pub struct Refined {
-    pub renderer: Renderer,
+    /// `None` when the stage would draw what is on show already (it only becomes the last).
+    pub renderer: Option<Renderer>,
     pub report: LodReport,
     pub view: ViewKey,
     pub skipped: Vec<[f64; 2]>,
     /// Bricks the store did not deliver (drawn empty).
     pub missing: usize,
     pub ms: f64,
+    pub pixels: f64,
+    pub choice: u64,
+}
+
+/// A digest of a plan's level for every brick.
+fn digest(choice: &[usize]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    choice.hash(&mut h);
+    h.finish()
 }
 
 /// The refinement in flight and how long the view has rested.
@@ -126,6 +148,8 @@ pub struct Refinement {
     rest: Option<(ViewKey, Instant)>,
     /// Refinements shown since the viewer started.
     pub shown: u64,
+    /// Each stage shown: its pixels, its slots, and the time since its view came to rest (ms).
+    pub stages: Vec<(f64, usize, f64)>,
 }
 
 impl Viewer {
@@ -188,10 +212,14 @@ impl Viewer {
         let Some(streaming) = self.doc.shown.as_ref().and_then(|s| s.streaming.as_ref()) else {
             return;
         };
-        let done = streaming.refined.is_some() || streaming.failed == Some(view);
+        // The next stage: the first, or half the pixels of the one on show (which fits the
+        // view, or the stand-in would be back).
+        let previous = streaming.refined.as_ref().map(|r| (r.pixels, r.choice));
+        let done = previous.is_some_and(|(p, _)| p <= 1.0) || streaming.failed == Some(view);
         if moving || done {
             return;
         }
+        let pixels = previous.map_or(FIRST_STAGE_PIXELS, |(p, _)| (p / 2.0).max(1.0));
         let rested = now.duration_since(since);
         if rested < REST {
             if let Some(ctx) = &self.ctx {
@@ -219,19 +247,53 @@ impl Viewer {
             source.set_operator(view.operator)?;
             // Bricks the store's ranges show transparent are left out while skipping; the
             // viewer shows the stand-in again if the transfer function comes to see them.
-            let plan = source.plan_for(&view.camera, view.size, skips(&settings).then_some(&tf));
-            let skipped = source.skipped_ranges(&plan);
-            p.step(format!("reading {} bricks", plan.wanted.len()))?;
-            let watch = |done: usize, total: usize| {
-                p.set_fraction(done as f64 / total.max(1) as f64);
-                p.check()
+            let tf_skips = skips(&settings).then_some(&tf);
+            let last = source.plan_at(&view.camera, view.size, tf_skips, 1.0);
+            let last_choice = digest(&last.choice);
+            // The first stage that changes what is on show; one that draws what the last
+            // would is the last.
+            let mut pixels = pixels;
+            let mut plan = None;
+            while pixels > 1.0 {
+                let stage = source.plan_at(&view.camera, view.size, tf_skips, pixels);
+                let choice = digest(&stage.choice);
+                if choice == last_choice {
+                    break;
+                }
+                if previous.map(|(_, c)| c) != Some(choice) {
+                    plan = Some((stage, choice));
+                    break;
+                }
+                pixels /= 2.0;
+            }
+            let (plan, choice) = match plan {
+                Some(stage) => stage,
+                None => {
+                    pixels = 1.0;
+                    (last, last_choice)
+                }
             };
-            // The slots always carry |grad f|: the transfer function may gain gradient
-            // opacity while this renderer is on show.
-            let decide = |_| Ok((tf, true));
-            let (renderer, _, report) = source
-                .build(&gpu, &plan, &settings, decide, &watch)
-                .map_err(|e| e.to_string())?;
+            let skipped = source.skipped_ranges(&plan);
+            // A stage that draws what is on show builds nothing: it only becomes the last.
+            let (renderer, report) = if previous.map(|(_, c)| c) == Some(choice) {
+                (None, source.report(&plan))
+            } else {
+                p.step(format!(
+                    "reading {} bricks (voxels up to {pixels} pixels)",
+                    plan.wanted.len()
+                ))?;
+                let watch = |done: usize, total: usize| {
+                    p.set_fraction(done as f64 / total.max(1) as f64);
+                    p.check()
+                };
+                // The slots always carry |grad f|: the transfer function may gain gradient
+                // opacity while this renderer is on show.
+                let decide = |_| Ok((tf, true));
+                let (renderer, _, report) = source
+                    .build(&gpu, &plan, &settings, decide, &watch)
+                    .map_err(|e| e.to_string())?;
+                (Some(renderer), report)
+            };
             Ok(Refined {
                 renderer,
                 report,
@@ -239,6 +301,8 @@ impl Viewer {
                 skipped,
                 missing: source.missing().0,
                 ms: start.elapsed().as_secs_f64() * 1e3,
+                pixels,
+                choice,
             })
         });
         job.started_frame = self.clock.frames;
@@ -258,18 +322,36 @@ impl Viewer {
             0 => String::new(),
             n => format!("; {n} bricks could not be read and are drawn empty"),
         };
+        let more = if refined.pixels > 1.0 {
+            ", refining further"
+        } else {
+            ""
+        };
         self.status = format!(
-            "{name}: this view drawn from {} in {:.1} s{missing}",
+            "{name}: this view drawn from {} in {:.1} s{missing}{more}",
             refined.report.describe(),
             refined.ms / 1e3
         );
+        let since_rest = self
+            .refinement
+            .rest
+            .map_or(f64::NAN, |(_, at)| at.elapsed().as_secs_f64() * 1e3);
+        self.refinement
+            .stages
+            .push((refined.pixels, refined.report.slots, since_rest));
         streaming.refined = Some(RefinedView {
             view: refined.view,
             report: refined.report,
             skipped: refined.skipped,
+            pixels: refined.pixels,
+            choice: refined.choice,
         });
         streaming.failed = None;
-        shown.renderer = Arc::new(Mutex::new(refined.renderer));
+        let Some(renderer) = refined.renderer else {
+            // The last stage would draw what is on show: it is now the last.
+            return;
+        };
+        shown.renderer = Arc::new(Mutex::new(renderer));
         self.refinement.shown += 1;
         self.doc.volume_generation += 1;
         self.frames
@@ -330,7 +412,7 @@ impl Viewer {
                 streaming
                     .refined
                     .as_ref()
-                    .is_some_and(|r| r.fits(&view, &tf, render))
+                    .is_some_and(|r| r.pixels <= 1.0 && r.fits(&view, &tf, render))
                     || streaming.failed == Some(view)
             })
     }
@@ -343,6 +425,9 @@ impl Viewer {
         serde_json::json!({
             "stand_in_level": streaming.stand_in,
             "refinements_shown": self.refinement.shown,
+            "stages": self.refinement.stages.iter().map(|&(pixels, slots, ms)| {
+                serde_json::json!({"pixels": pixels, "slots": slots, "since_rest_ms": ms})
+            }).collect::<Vec<_>>(),
             "lod": streaming.refined.as_ref().map(|r| &r.report),
         })
     }
