@@ -60,7 +60,9 @@ enum Command {
     View(ViewArgs),
     /// Write a volume as an OME-Zarr 0.5 pyramid (Zarr v3, levels halved until every side is
     /// at most 256) that gradvol, zarr-python and ome-zarr-py open; the source's anatomical
-    /// frame is kept in the store's "gradvol" attributes.
+    /// frame is kept in the store's "gradvol" attributes. NRRD, NIfTI, MetaImage and raw files
+    /// and OME-Zarr images are read a slab of planes at a time (a store from its level 0 unless
+    /// --level says another), so a volume larger than the memory converts.
     Convert {
         #[command(flatten)]
         input: VolumeArgs,
@@ -342,7 +344,7 @@ struct RawArgs {
     #[arg(long, value_name = "BYTES", requires = "raw_dims")]
     raw_offset: Option<u64>,
     /// OME-Zarr: the pyramid level to read, 0 = full resolution (default: the finest level
-    /// with at most 512 Mi voxels).
+    /// with at most 512 Mi voxels; for convert, level 0).
     #[arg(long, value_name = "N")]
     level: Option<usize>,
 }
