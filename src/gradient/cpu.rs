@@ -12,26 +12,30 @@ use crate::volume::{Scalar, Volume, VoxelData};
 
 /// |grad f| in data units per mm for every voxel, x fastest.
 pub fn gradient_magnitude(volume: &Volume, operator: Operator) -> Vec<f32> {
-    let dims = volume.dims;
-    let spacing = volume.spacing;
-    macro_rules! run {
-        ($v:expr) => {
-            match operator {
-                Operator::Central => central($v, dims, spacing),
-                Operator::Sobel => sobel($v, dims, spacing),
-                Operator::Gaussian { sigma_mm } => gaussian($v, dims, spacing, sigma_mm),
-            }
-        };
-    }
+    let (dims, spacing) = (volume.dims, volume.spacing);
     match &volume.data {
-        VoxelData::Int8(v) => run!(v),
-        VoxelData::Uint8(v) => run!(v),
-        VoxelData::Int16(v) => run!(v),
-        VoxelData::Uint16(v) => run!(v),
-        VoxelData::Int32(v) => run!(v),
-        VoxelData::Uint32(v) => run!(v),
-        VoxelData::Float(v) => run!(v),
-        VoxelData::Double(v) => run!(v),
+        VoxelData::Int8(v) => gradient_of(v, dims, spacing, operator),
+        VoxelData::Uint8(v) => gradient_of(v, dims, spacing, operator),
+        VoxelData::Int16(v) => gradient_of(v, dims, spacing, operator),
+        VoxelData::Uint16(v) => gradient_of(v, dims, spacing, operator),
+        VoxelData::Int32(v) => gradient_of(v, dims, spacing, operator),
+        VoxelData::Uint32(v) => gradient_of(v, dims, spacing, operator),
+        VoxelData::Float(v) => gradient_of(v, dims, spacing, operator),
+        VoxelData::Double(v) => gradient_of(v, dims, spacing, operator),
+    }
+}
+
+/// |grad f| by `operator` of the voxels `v` (`dims`, x fastest, `spacing` mm apart).
+pub fn gradient_of<T: Scalar>(
+    v: &[T],
+    dims: [usize; 3],
+    spacing: [f64; 3],
+    operator: Operator,
+) -> Vec<f32> {
+    match operator {
+        Operator::Central => central(v, dims, spacing),
+        Operator::Sobel => sobel(v, dims, spacing),
+        Operator::Gaussian { sigma_mm } => gaussian(v, dims, spacing, sigma_mm),
     }
 }
 

@@ -31,6 +31,16 @@ pub enum Operator {
 }
 
 impl Operator {
+    /// Voxels the operator reads beyond a voxel along each axis, for voxels `spacing` mm apart.
+    pub fn reach(self, spacing: [f64; 3]) -> [usize; 3] {
+        match self {
+            Operator::Central | Operator::Sobel => [1; 3],
+            Operator::Gaussian { sigma_mm } => {
+                spacing.map(|s| cpu::gaussian_radius(sigma_mm / s).min(cpu::MAX_GAUSSIAN_RADIUS))
+            }
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Operator::Central => "central",

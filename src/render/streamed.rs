@@ -213,13 +213,7 @@ impl StoreBricks {
 
     /// Voxels the operator reads beyond a voxel along each axis.
     fn reach(&self) -> [usize; 3] {
-        match self.operator {
-            None => [0; 3],
-            Some(Operator::Central | Operator::Sobel) => [1; 3],
-            Some(Operator::Gaussian { sigma_mm }) => self
-                .spacing
-                .map(|s| cpu::gaussian_radius(sigma_mm / s).min(cpu::MAX_GAUSSIAN_RADIUS)),
-        }
+        self.operator.map_or([0; 3], |op| op.reach(self.spacing))
     }
 
     /// The region behind `brick`'s slot: read (or taken from the cache) with its halo, and its

@@ -275,10 +275,7 @@ impl Writer<'_> {
         dims: [usize; 3],
         reduce: Reduce<T>,
     ) -> Result<LevelSink<'_, T>, String> {
-        let mut all = vec![dims];
-        while more_levels(all[all.len() - 1], all.len(), self.options.min_levels) {
-            all.push(all[all.len() - 1].map(|d| d.div_ceil(2)));
-        }
+        let all = level_dims(dims, self.options.min_levels);
         let mut next: Option<Box<LevelSink<'_, T>>> = None;
         for (l, &d) in all.iter().enumerate().rev() {
             let sink = LevelSink {
@@ -456,11 +453,7 @@ impl<T: Voxel> GradientSlabs<'_, T> {
         let depth = end - start;
         let region = &self.window[(start - self.w0) * plane..(end - self.w0) * plane];
         let dims = [self.dims[0], self.dims[1], depth];
-        let g = match self.operator {
-            Operator::Central => cpu::central(region, dims, self.spacing),
-            Operator::Sobel => cpu::sobel(region, dims, self.spacing),
-            Operator::Gaussian { sigma_mm } => cpu::gaussian(region, dims, self.spacing, sigma_mm),
-        };
+        let g = cpu::gradient_of(region, dims, self.spacing, self.operator);
         let from = self.done - start;
         self.sink
             .push(&g[from * plane..(from + upto - self.done) * plane])?;
@@ -484,13 +477,7 @@ impl<'w, T: Voxel> Pipeline<'w, T> {
         let gradient = match writer.options.gradient {
             None => None,
             Some(operator) => {
-                let reach = match operator {
-                    Operator::Central | Operator::Sobel => 1,
-                    Operator::Gaussian { sigma_mm } => {
-                        cpu::gaussian_radius(sigma_mm / grid.spacing[2])
-                            .min(cpu::MAX_GAUSSIAN_RADIUS)
-                    }
-                };
+                let reach = operator.reach(grid.spacing)[2];
                 Some(GradientSlabs {
                     operator,
                     dims: grid.dims,
@@ -543,18 +530,21 @@ fn more_levels(dims: [usize; 3], levels: usize, min_levels: usize) -> bool {
     dims.iter().any(|&n| n > COARSEST_SIDE) || (levels < min_levels && dims.iter().any(|&n| n > 1))
 }
 
-/// Voxels in all the levels of the pyramid over `dims` (for progress).
-fn pyramid_voxels(mut dims: [usize; 3], min_levels: usize) -> u64 {
-    let mut total = 0u64;
-    let mut levels = 1;
-    loop {
-        total += dims.iter().map(|&d| d as u64).product::<u64>();
-        if !more_levels(dims, levels, min_levels) {
-            return total;
-        }
-        dims = dims.map(|d| d.div_ceil(2));
-        levels += 1;
+/// The dimensions of every level of the pyramid over `dims`, finest first.
+fn level_dims(dims: [usize; 3], min_levels: usize) -> Vec<[usize; 3]> {
+    let mut all = vec![dims];
+    while more_levels(all[all.len() - 1], all.len(), min_levels) {
+        all.push(all[all.len() - 1].map(|d| d.div_ceil(2)));
     }
+    all
+}
+
+/// Voxels in all the levels of the pyramid over `dims` (for progress).
+fn pyramid_voxels(dims: [usize; 3], min_levels: usize) -> u64 {
+    level_dims(dims, min_levels)
+        .iter()
+        .map(|d| d.iter().map(|&n| n as u64).product::<u64>())
+        .sum()
 }
 
 /// Where a volume sits: what the store's attributes say of it.
@@ -564,18 +554,6 @@ struct Grid {
     world_from_voxel: DMat4,
     space: Space,
     format: Format,
-}
-
-impl Grid {
-    fn levels(&self, min_levels: usize) -> usize {
-        let mut dims = self.dims;
-        let mut levels = 1;
-        while more_levels(dims, levels, min_levels) {
-            dims = dims.map(|d| d.div_ceil(2));
-            levels += 1;
-        }
-        levels
-    }
 }
 
 /// Calls the generic `f` with the voxel type `dtype` names.
@@ -806,8 +784,12 @@ fn write_store(
         operator,
         path: gradient_path(operator),
     });
-    let attributes =
-        group_attributes(grid, grid.levels(options.min_levels), stored).map_err(fail)?;
+    let attributes = group_attributes(
+        grid,
+        level_dims(grid.dims, options.min_levels).len(),
+        stored,
+    )
+    .map_err(fail)?;
     let mut group = GroupBuilder::new()
         .build(store, "/")
         .map_err(|e| fail(e.to_string()))?;
