@@ -365,7 +365,7 @@ fn viewer(store: &Path) -> Vec<(String, String)> {
             format!("{:.1} s", opened.first().copied().unwrap_or(f64::NAN) / 1e3),
         ),
         (
-            "viewer: the first view refined in stages (voxels up to N pixels), each shown at \
+            "viewer: the first view refined (voxels up to N pixels), each stage complete at \
              (from the camera's rest)"
                 .into(),
             describe(views.first()),
@@ -377,6 +377,10 @@ fn viewer(store: &Path) -> Vec<(String, String)> {
                 drag["previews_per_second"].as_f64().unwrap_or(f64::NAN),
                 drag["max_ui_frame_ms"].as_f64().unwrap_or(f64::NAN)
             ),
+        ),
+        (
+            "viewer: redraws as the last stage's bricks arrived (whole run)".into(),
+            format!("{}", sum["streaming"]["updates_drawn"]),
         ),
         (
             "viewer: the view refined again after the orbit".into(),

@@ -319,3 +319,167 @@ fn the_brain_mri_under_an_eighth_of_its_gpu_memory_stays_close_to_the_full_rende
     eprintln!("ch2 at {budget_mib} MiB against the full budget: PSNR {db:.1} dB");
     assert!(db > 28.0, "PSNR {db:.1} dB");
 }
+
+#[test]
+fn a_pool_filled_brick_by_brick_draws_each_brick_from_the_first_stage_until_its_own_is_in() {
+    use gradvol::gpu::Gpu;
+    use gradvol::gradient::Operator;
+    use gradvol::render::lod::{Key, LodSource, Plan, Publish};
+    use gradvol::render::renderer::{Renderer, pool_format};
+    use gradvol::scene::RenderSettings;
+    use gradvol::tf::presets;
+    use gradvol::volume::zarr::{Codec, ConvertOptions, Location, Pyramid, convert};
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+
+    // Three levels (0.5, 1 and 2 mm) keeping |grad f| by central differences and the blocks'
+    // ranges: the normalisation is known before a brick is read.
+    let volume = ct_phantom([600, 600, 40], [0.5, 0.5, 0.5], 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("ct.ome.zarr");
+    let options = ConvertOptions {
+        chunk: 32,
+        shard: 1,
+        codec: Codec::Zstd,
+        gradient: Some(Operator::Central),
+        min_levels: 1,
+    };
+    convert(&volume, &store, options, &|_, _| {}).unwrap();
+    let pyramid = Arc::new(Pyramid::open(&Location::Folder(store)).unwrap());
+    assert_eq!(pyramid.level_count(), 3);
+    let gpu = Gpu::new().unwrap_or_else(|e| panic!("{e}"));
+    let format = pool_format(&gpu, None).unwrap();
+    let mut source =
+        LodSource::new(pyramid, Operator::Central, format, 512 << 20, 1 << 30).unwrap();
+    let camera = Camera {
+        zoom: 2.5,
+        elevation_deg: 60.0,
+        ..Default::default()
+    };
+    let size = [160, 160];
+    let tf = presets::preset("gradvol-CT-Bone-Surface", 0.5).unwrap();
+    let settings = RenderSettings {
+        size,
+        // One sample distance for every renderer below (by default it follows the finest
+        // level drawn).
+        sample_distance_mm: Some(0.5),
+        jitter: false,
+        ..RenderSettings::default()
+    };
+    let last = source.plan_at(&camera, size, Some(&tf), 1.0);
+    let first = source
+        .seed_for(&camera, size, Some(&tf), &last, 4.0)
+        .expect("a coarser first stage");
+    assert!(first.choice.iter().zip(&last.choice).all(|(f, l)| f >= l));
+    assert!(first.choice != last.choice);
+    let stats = source.stats(&[&first, &last]).unwrap();
+    let image = |r: &Mutex<Renderer>| {
+        r.lock()
+            .unwrap()
+            .render_image(&gpu, &camera, &settings)
+            .unwrap()
+            .rgba
+    };
+
+    // The first stage, then the last's bricks published a batch at a time; stopped after a
+    // few batches.
+    let (renderer, mut filling) = source
+        .start(&gpu, &[&first, &last], &settings, &tf, &stats, true)
+        .unwrap();
+    let renderer = Mutex::new(renderer);
+    let quiet = |_: usize, _: usize| Ok(());
+    source
+        .fill(&gpu, &mut filling, 0, &renderer, &quiet, &Publish::AtTheEnd)
+        .unwrap();
+    let first_image = image(&renderer);
+    let (first_read, total) = filling.progress(1);
+    assert!(
+        first_read > 0 && total > first_read + 8,
+        "{first_read} of {total}"
+    );
+    let stop = first_read + (total - first_read) / 2;
+    let publications = std::sync::atomic::AtomicUsize::new(0);
+    let halfway = |done: usize, _: usize| {
+        if done >= stop {
+            Err("stopped".to_string())
+        } else {
+            Ok(())
+        }
+    };
+    let counted = || {
+        publications.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    };
+    let every_batch = Publish::When {
+        due: &|| true,
+        done: &counted,
+    };
+    let stopped = source.fill(&gpu, &mut filling, 1, &renderer, &halfway, &every_batch);
+    assert!(stopped.is_err());
+    assert!(publications.into_inner() >= 2, "published batch by batch");
+    let half_image = image(&renderer);
+    let read: HashSet<Key> = filling.read().iter().copied().collect();
+
+    // What it draws: each finest brick from its last-stage brick where that is in (or left
+    // out as transparent), else from its first-stage brick; as a renderer of that mixed plan
+    // built whole draws it.
+    let finest = source.maps()[0].layout;
+    let b = finest.bricks;
+    let key = |m: usize, i: usize| {
+        let b0 = [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])];
+        (m, source.maps()[m].brick_for(&finest, b0))
+    };
+    let last_empty: HashSet<Key> = last.empty.iter().copied().collect();
+    let choice: Vec<usize> = (0..finest.brick_count())
+        .map(|i| {
+            let k = key(last.choice[i], i);
+            match read.contains(&k) || last_empty.contains(&k) {
+                true => last.choice[i],
+                false => first.choice[i],
+            }
+        })
+        .collect();
+    let mut wanted: Vec<Key> = (0..choice.len()).map(|i| key(choice[i], i)).collect();
+    wanted.sort();
+    wanted.dedup();
+    let empty_anywhere: HashSet<Key> = first.empty.iter().chain(&last.empty).copied().collect();
+    let mixed = Plan {
+        empty: wanted
+            .iter()
+            .copied()
+            .filter(|k| empty_anywhere.contains(k))
+            .collect(),
+        choice,
+        wanted,
+        over_budget: false,
+    };
+    assert!(mixed.choice != first.choice && mixed.choice != last.choice);
+    let mut whole = |plan: &Plan| {
+        let (r, mut f) = source
+            .start(&gpu, &[plan], &settings, &tf, &stats, true)
+            .unwrap();
+        let r = Mutex::new(r);
+        source
+            .fill(&gpu, &mut f, 0, &r, &quiet, &Publish::AtTheEnd)
+            .unwrap();
+        image(&r)
+    };
+    let worst = |a: &[u8], b: &[u8]| a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
+    assert!(worst(&half_image, &whole(&mixed)) <= 1);
+    assert!(worst(&first_image, &whole(&first)) <= 1);
+    assert!(
+        worst(&half_image, &first_image) > 8,
+        "the published bricks show"
+    );
+
+    // Filled to the end, it draws what a renderer of the last plan alone draws (`render`).
+    source
+        .fill(&gpu, &mut filling, 1, &renderer, &quiet, &Publish::AtTheEnd)
+        .unwrap();
+    let full_image = image(&renderer);
+    let (mut alone, _, _) = source
+        .build(&gpu, &last, &settings, |_| Ok((tf.clone(), true)), &quiet)
+        .unwrap();
+    let alone = alone.render_image(&gpu, &camera, &settings).unwrap().rgba;
+    assert!(worst(&full_image, &alone) <= 1);
+    assert!(worst(&full_image, &half_image) > 8, "the rest shows");
+}

@@ -259,8 +259,22 @@ pub(crate) fn block_ranges_of(
     texels: &[Texel],
     ranges: &mut [[f32; 4]],
 ) {
+    for (i, [v0, v1, g0, g1]) in brick_block_ranges(layout, brick, texels) {
+        let r = &mut ranges[i];
+        *r = [r[0].min(v0), r[1].max(v1), r[2].min(g0), r[3].max(g1)];
+    }
+}
+
+/// The range (value min, max, |grad f| min, max) of each block inside `brick`, from the
+/// `texels` of its cells, with the block's index.
+pub(crate) fn brick_block_ranges(
+    layout: &BrickLayout,
+    brick: [usize; 3],
+    texels: &[Texel],
+) -> Vec<(usize, [f32; 4])> {
     let [sx, sy, _] = layout.slot_side();
     let per = layout.blocks_per_brick();
+    let mut out = Vec::with_capacity(per.iter().product());
     for mz in 0..per[2] {
         for my in 0..per[1] {
             for mx in 0..per[0] {
@@ -272,7 +286,7 @@ pub(crate) fn block_ranges_of(
                 // Texels of the block's cells: the slot's first texel is the border voxel.
                 let lo = [0, 1, 2].map(|a| m[a] * layout.block[a] + BORDER_BEFORE);
                 let hi = [0, 1, 2].map(|a| lo[a] + layout.block[a]);
-                let r = &mut ranges[layout.block_index(block)];
+                let mut r = [f32::INFINITY, 0.0, f32::INFINITY, 0.0];
                 for z in lo[2]..=hi[2] {
                     for y in lo[1]..=hi[1] {
                         let row = &texels[(z * sy + y) * sx..][..sx];
@@ -284,9 +298,11 @@ pub(crate) fn block_ranges_of(
                         }
                     }
                 }
+                out.push((layout.block_index(block), r));
             }
         }
     }
+    out
 }
 
 #[cfg(test)]

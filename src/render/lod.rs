@@ -13,8 +13,8 @@
 //! stay those of the finest level; a block drawn from a coarse brick takes the range of the
 //! whole coarse slot (wider than needed, never narrower).
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use glam::DVec3;
 use rayon::prelude::*;
@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use crate::camera::Camera;
 use crate::gpu::{Gpu, GpuError};
 use crate::gradient::Operator;
-use crate::render::bricks::{BlockRanges, BrickSupply, Texel, block_ranges_of, encode};
+use crate::render::bricks::{BlockRanges, BrickSupply, Texel, brick_block_ranges, encode};
 use crate::render::layout::BrickLayout;
 use crate::render::page_table::{MAX_LEVELS, level_entry, pool_grid};
 use crate::render::params::{Geometry, LevelParams};
@@ -447,6 +447,42 @@ impl LodSource {
         plan_skipping(maps, geometry, camera, size, slots, pixel, &empty)
     }
 
+    /// A first plan for `last`, coarser: each brick from the level whose voxels are up to
+    /// `pixel` pixels on screen, or coarser where the pool would not hold the bricks of both.
+    /// It is drawn until the bricks of `last` arrive (see [`Filling`]). `None` when it would
+    /// draw what `last` draws, or even the coarsest does not fit beside `last`.
+    pub fn seed_for(
+        &self,
+        camera: &Camera,
+        size: [u32; 2],
+        tf: Option<&TransferFunction>,
+        last: &Plan,
+        pixel: f64,
+    ) -> Option<Plan> {
+        let drawn = |p: &Plan| -> HashSet<Key> {
+            let skipped: HashSet<Key> = p.empty.iter().copied().collect();
+            p.wanted
+                .iter()
+                .copied()
+                .filter(|k| !skipped.contains(k))
+                .collect()
+        };
+        let last_keys = drawn(last);
+        let mut pixel = pixel;
+        for _ in 0..MAX_LEVELS {
+            let seed = self.plan_at(camera, size, tf, pixel);
+            if seed.choice == last.choice {
+                return None;
+            }
+            let extra = drawn(&seed).difference(&last_keys).count();
+            if last_keys.len() + extra <= self.slots() {
+                return Some(seed);
+            }
+            pixel *= 2.0;
+        }
+        None
+    }
+
     /// The value range the store's block ranges give brick `brick` of map `m`, widened by the
     /// margin a transfer function's test needs: the renderer's table spans at most the data's
     /// range in SCALAR_LUT_SIZE entries and its sampler blends neighbouring entries, so two
@@ -483,10 +519,48 @@ impl LodSource {
         Ok(())
     }
 
-    /// A renderer drawing each finest brick from the level `plan` chose: statistics over the
-    /// bricks to be drawn, `decide` choosing the transfer function from them (and whether the
-    /// slots carry |grad f|), then the bricks loaded a few at a time, `watch` told after each
-    /// batch.
+    /// The normalisation of renderers drawing `plans`: from what the store keeps of every
+    /// drawable level (its blocks' ranges and its |grad f|'s, no voxel read), else measured
+    /// over the bricks the plans draw. A store that keeps them gives every view the same
+    /// normalisation, known before a brick is read.
+    pub fn stats(&self, plans: &[&Plan]) -> Result<LevelStats, String> {
+        if let Some(stats) = self.known_stats() {
+            return Ok(stats);
+        }
+        let mut drawn: Vec<std::collections::BTreeSet<[usize; 3]>> =
+            vec![Default::default(); self.maps.len()];
+        for plan in plans {
+            let skipped: HashSet<Key> = plan.empty.iter().copied().collect();
+            for &(m, brick) in plan.wanted.iter().filter(|k| !skipped.contains(k)) {
+                drawn[m].insert(brick);
+            }
+        }
+        let mut stats = LevelStats {
+            range: None,
+            gradient_max: 0.0,
+        };
+        for (supply, bricks) in self.supplies.iter().zip(drawn) {
+            let bricks: Vec<[usize; 3]> = bricks.into_iter().collect();
+            stats = stats.merge(supply.measure_bricks(&bricks)?);
+        }
+        Ok(stats)
+    }
+
+    /// The normalisation of every view from what the store keeps of every drawable level
+    /// (its blocks' ranges and its |grad f|'s by this operator); `None` when it does not keep
+    /// them.
+    pub fn known_stats(&self) -> Option<LevelStats> {
+        self.supplies
+            .iter()
+            .map(|s| s.known_stats())
+            .reduce(|a, b| Some(a?.merge(b?)))
+            .flatten()
+    }
+
+    /// A renderer drawing each finest brick from the level `plan` chose: the normalisation
+    /// from [`LodSource::stats`], `decide` choosing the transfer function from it (and whether
+    /// the slots carry |grad f|), then the bricks loaded a few at a time, `watch` told after
+    /// each batch.
     pub fn build(
         &mut self,
         gpu: &Gpu,
@@ -495,26 +569,150 @@ impl LodSource {
         decide: impl FnOnce(LevelStats) -> Result<(TransferFunction, bool), String>,
         watch: &Watch,
     ) -> Result<(Renderer, TransferFunction, LodReport), GpuError> {
+        let stats = self.stats(&[plan]).map_err(GpuError::Bricks)?;
+        let (tf, with_gradient) = decide(stats).map_err(GpuError::Bricks)?;
+        let (renderer, mut filling) =
+            self.start(gpu, &[plan], settings, &tf, &stats, with_gradient)?;
+        let renderer = Mutex::new(renderer);
+        self.fill(gpu, &mut filling, 0, &renderer, watch, &Publish::AtTheEnd)?;
+        let renderer = renderer
+            .into_inner()
+            .map_err(|_| GpuError::Bricks("a brick upload failed".into()))?;
+        Ok((renderer, tf, self.report(plan)))
+    }
+
+    /// A renderer with a slot for every brick `plans` draw (a coarse first plan, then the
+    /// last: the pool holds both) and none read yet, normalised for `stats`; the slots carry
+    /// |grad f| when `with_gradient` says so. [`LodSource::fill`] reads the bricks.
+    pub fn start(
+        &mut self,
+        gpu: &Gpu,
+        plans: &[&Plan],
+        settings: &RenderSettings,
+        tf: &TransferFunction,
+        stats: &LevelStats,
+        with_gradient: bool,
+    ) -> Result<(Renderer, Filling), GpuError> {
+        for supply in self.supplies.iter_mut() {
+            supply.normalise(stats, with_gradient);
+        }
+        let filling = Filling::new(&self.maps, plans);
+        let finest = self.maps[0].layout;
+        let max_side = gpu.device.limits().max_texture_dimension_3d as usize;
+        let grid = pool_grid(
+            [filling.order.len().max(1), 1, 1],
+            finest.slot_side(),
+            max_side,
+        )
+        .ok_or_else(|| {
+            let [nx, ny, nz] = self.geometry.dims;
+            GpuError::VolumeTooLarge(nx, ny, nz, max_side as u32)
+        })?;
+        let pages = Pages {
+            layout: finest,
+            grid,
+            // Nothing resident yet: every brick is empty until its slot is published.
+            entries: vec![0; finest.brick_count()],
+            format: self.supplies[0].format(),
+            quantisation: self.supplies[0].quantisation(),
+        };
+        let ratio = crate::render::params::correction_ratio(&self.geometry, settings, tf);
+        let blocks = finest.block_count();
+        let mut renderer = Renderer::build_with(gpu, self.geometry, pages, tf, ratio, |_, _| {
+            Ok(BlockRanges {
+                ranges: vec![NO_RANGE; blocks],
+            })
+        })?;
+        renderer.set_coarse_levels(
+            self.maps
+                .iter()
+                .filter(|m| m.level > 0)
+                .map(|m| (m.level, m.params()))
+                .collect(),
+        );
         let operator = self.operator;
         let threads = rayon::current_num_threads();
-        let report = |with_gradient: bool| {
-            with_gradient.then(|| GradientReport {
-                operator,
-                device: format!("cpu, per brick ({threads} threads)"),
-                ms: 0.0,
-            })
-        };
-        build(
-            gpu,
-            self.geometry,
-            &self.maps,
-            &mut self.supplies,
-            plan,
-            settings,
-            decide,
-            report,
-            watch,
-        )
+        renderer.set_gradient_report(with_gradient.then(|| GradientReport {
+            operator,
+            device: format!("cpu, per brick ({threads} threads)"),
+            ms: 0.0,
+        }));
+        // Samples a voxel apart at the finest level drawn: finer steps only resample coarse
+        // bricks. Until the last plan's bricks are all in, the first plan's (the steps a
+        // frame takes are what a software rasteriser pays for).
+        let sample_mm: Vec<f64> = plans
+            .iter()
+            .map(|p| self.report(p).sample_distance_mm)
+            .collect();
+        renderer.set_default_sample_distance(sample_mm[0]);
+        let pool = renderer.pool();
+        Ok((
+            renderer,
+            Filling {
+                grid,
+                pool: Some(pool),
+                sample_mm,
+                ..filling
+            },
+        ))
+    }
+
+    /// Reads the bricks plan `rank` of `filling` needs that are not in yet, a few at a time,
+    /// into their slots of `renderer` (through the pool's texture: the renderer stays free to
+    /// draw); `watch` is told after each batch. What has arrived is published (the page table
+    /// points the finest bricks at it, under the renderer's lock) when `publish` says so and
+    /// at the end.
+    pub fn fill(
+        &self,
+        gpu: &Gpu,
+        filling: &mut Filling,
+        rank: usize,
+        renderer: &Mutex<Renderer>,
+        watch: &Watch,
+        publish: &Publish,
+    ) -> Result<(), GpuError> {
+        let end = filling.ends[rank];
+        let batch = 2 * rayon::current_num_threads().max(1);
+        let format = self.format;
+        let pool = filling
+            .pool
+            .clone()
+            .expect("a filling from LodSource::start");
+        while filling.loaded < end {
+            let first = filling.loaded;
+            let keys = filling.order[first..(first + batch).min(end)].to_vec();
+            let made: Vec<(Vec<Texel>, Vec<u8>)> = keys
+                .par_iter()
+                .map(|&(m, brick)| {
+                    let texels = self.supplies[m].slot(&self.maps[m].layout, brick)?;
+                    let bytes = encode(&texels, format);
+                    Ok((texels, bytes))
+                })
+                .collect::<Result<_, String>>()
+                .map_err(GpuError::Bricks)?;
+            let writes: Vec<_> = keys
+                .iter()
+                .zip(&made)
+                .enumerate()
+                .map(|(j, (&(m, _), (_, bytes)))| {
+                    let side = self.maps[m].layout.slot_side();
+                    (filling.slot(first + j), side, bytes.as_slice())
+                })
+                .collect();
+            pool.upload_slots(gpu, &writes);
+            for (&key, (texels, _)) in keys.iter().zip(&made) {
+                filling.arrived(&self.maps, key, texels);
+            }
+            if filling.loaded < end && publish.due() {
+                filling.publish(gpu, &self.maps, renderer)?;
+                publish.done();
+            }
+            watch(filling.loaded, end).map_err(GpuError::Bricks)?;
+        }
+        filling.publish(gpu, &self.maps, renderer)?;
+        lock(renderer)?.set_default_sample_distance(filling.sample_mm[rank]);
+        publish.done();
+        Ok(())
     }
 
     /// Bricks the store did not deliver, over every level, and why the first did not.
@@ -545,164 +743,264 @@ fn supplies_of(
         .collect()
 }
 
-/// Makes a renderer of the pyramid whose bricks `supplies` read (one per map, same order),
-/// drawing each finest brick from the level `plan` chose: statistics over the bricks to be
-/// drawn, `decide` choosing the transfer function from them (and whether the slots carry
-/// |grad f|), then the bricks loaded a few at a time into a pool of one slot each.
-#[allow(clippy::too_many_arguments)]
-fn build(
-    gpu: &Gpu,
-    geometry: Geometry,
-    maps: &[LevelMap],
-    supplies: &mut [StoreBricks],
-    plan: &Plan,
-    settings: &RenderSettings,
-    decide: impl FnOnce(LevelStats) -> Result<(TransferFunction, bool), String>,
-    gradient: impl FnOnce(bool) -> Option<GradientReport>,
-    watch: &Watch,
-) -> Result<(Renderer, TransferFunction, LodReport), GpuError> {
-    let finest = maps[0].layout;
-    // The bricks to read: those not known to be transparent.
-    let skipped: std::collections::HashSet<(usize, [usize; 3])> =
-        plan.empty.iter().copied().collect();
-    let drawn: Vec<(usize, [usize; 3])> = plan
-        .wanted
-        .iter()
-        .copied()
-        .filter(|k| !skipped.contains(k))
-        .collect();
-    let mut stats = LevelStats {
-        range: None,
-        gradient_max: 0.0,
-    };
-    for (m, supply) in supplies.iter().enumerate() {
-        let mine: Vec<[usize; 3]> = drawn
-            .iter()
-            .filter(|(l, _)| *l == m)
-            .map(|(_, b)| *b)
-            .collect();
-        stats = stats.merge(supply.measure_bricks(&mine).map_err(GpuError::Bricks)?);
-    }
-    let (tf, with_gradient) = decide(stats).map_err(GpuError::Bricks)?;
-    for supply in supplies.iter_mut() {
-        supply.normalise(&stats, with_gradient);
-    }
-    let format = supplies[0].format();
-    let quantisation = supplies[0].quantisation();
-    let side = finest.slot_side();
-    let max_side = gpu.device.limits().max_texture_dimension_3d as usize;
-    let grid = pool_grid([drawn.len().max(1), 1, 1], side, max_side).ok_or_else(|| {
-        let [nx, ny, nz] = geometry.dims;
-        GpuError::VolumeTooLarge(nx, ny, nz, max_side as u32)
-    })?;
-    let slot_of_index = |i: usize| {
-        [
-            i % grid[0],
-            (i / grid[0]) % grid[1],
-            i / (grid[0] * grid[1]),
-        ]
-    };
-    let index: HashMap<(usize, [usize; 3]), usize> =
-        drawn.iter().enumerate().map(|(i, &k)| (k, i)).collect();
-    let b = finest.bricks;
-    // A brick served by a transparent one has no slot: its blocks stay empty, so rays never
-    // sample it (the caller skips only where empty space is skipped).
-    let entries: Vec<u32> = (0..finest.brick_count())
-        .map(|i| {
-            let b0 = [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])];
-            let m = plan.choice[i];
-            index
-                .get(&(m, maps[m].brick_for(&finest, b0)))
-                .map_or(0, |&slot| level_entry(slot_of_index(slot), maps[m].level))
+/// When [`LodSource::fill`] publishes the bricks read so far, besides at the end.
+pub enum Publish<'a> {
+    /// Only at the end (a renderer not yet on show).
+    AtTheEnd,
+    /// When `due` says so; `done` is told after each publication, the last included.
+    When {
+        due: &'a (dyn Fn() -> bool + Sync),
+        done: &'a (dyn Fn() + Sync),
+    },
+}
+
+impl std::fmt::Debug for Publish<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Publish::AtTheEnd => "Publish::AtTheEnd",
+            Publish::When { .. } => "Publish::When",
         })
-        .collect();
-    let pages = Pages {
-        layout: finest,
-        grid,
-        entries,
-        format,
-        quantisation,
-    };
-    let ratio = crate::render::params::correction_ratio(&geometry, settings, &tf);
-    let supplies = &*supplies;
-    let mut renderer = Renderer::build_with(gpu, geometry, pages, &tf, ratio, |pool, _| {
-        let mut ranges = vec![[f32::INFINITY, 0.0, f32::INFINITY, 0.0]; finest.block_count()];
-        // Each coarse brick's whole range, for the finest blocks it serves.
-        let mut coarse: HashMap<(usize, [usize; 3]), [f32; 4]> = HashMap::new();
-        let batch = 2 * rayon::current_num_threads().max(1);
-        for first in (0..drawn.len()).step_by(batch) {
-            let keys = &drawn[first..(first + batch).min(drawn.len())];
-            let made: Vec<(Vec<Texel>, Vec<u8>)> = keys
-                .par_iter()
-                .map(|&(m, brick)| {
-                    let texels = supplies[m].slot(&maps[m].layout, brick)?;
-                    let bytes = encode(&texels, format);
-                    Ok((texels, bytes))
-                })
-                .collect::<Result<_, String>>()
-                .map_err(GpuError::Bricks)?;
-            let writes: Vec<_> = keys
-                .iter()
-                .zip(&made)
-                .map(|(k, (_, bytes))| {
-                    (
-                        slot_of_index(index[k]),
-                        maps[k.0].layout.slot_side(),
-                        bytes.as_slice(),
-                    )
-                })
-                .collect();
-            pool.upload_slots(gpu, &writes);
-            watch(first + keys.len(), drawn.len()).map_err(GpuError::Bricks)?;
-            for (&(m, brick), (texels, _)) in keys.iter().zip(&made) {
-                if m == 0 {
-                    block_ranges_of(&finest, brick, texels, &mut ranges);
-                } else {
-                    let r = texels
-                        .iter()
-                        .fold([f32::INFINITY, 0.0, f32::INFINITY, 0.0], |r, &[v, g]| {
-                            [r[0].min(v), r[1].max(v), r[2].min(g), r[3].max(g)]
-                        });
-                    coarse.insert((m, brick), r);
+    }
+}
+
+impl Publish<'_> {
+    fn due(&self) -> bool {
+        match self {
+            Publish::AtTheEnd => false,
+            Publish::When { due, .. } => due(),
+        }
+    }
+
+    fn done(&self) {
+        if let Publish::When { done, .. } = self {
+            done();
+        }
+    }
+}
+
+/// A brick of some level: (index into the maps, brick of that level).
+pub type Key = (usize, [usize; 3]);
+
+/// The range of a block with no voxel yet (classified empty).
+const NO_RANGE: [f32; 4] = [f32::INFINITY, 0.0, f32::INFINITY, 0.0];
+
+/// No plan's brick draws this finest brick yet.
+const NOT_DRAWN: u8 = u8::MAX;
+
+fn lock(renderer: &Mutex<Renderer>) -> Result<std::sync::MutexGuard<'_, Renderer>, GpuError> {
+    renderer
+        .lock()
+        .map_err(|_| GpuError::Bricks("the renderer was poisoned by a failed draw".into()))
+}
+
+/// A level-of-detail renderer's pool being filled: a slot for every brick some plan draws
+/// (a coarse first plan, shown until the bricks of the last arrive, then the last), the bricks
+/// read so far, and which plan draws each finest brick now. Each publication points the finest
+/// bricks served by the bricks just read at their slots, so the image refines brick by brick
+/// and has no hole: until its brick of the last plan is in, a finest brick is drawn from its
+/// brick of the first plan, coarser. A finest brick the last plan leaves out (transparent) is
+/// empty from the start. Once every brick is in, the page table and block ranges are those a
+/// renderer built from the last plan alone has.
+#[derive(Debug)]
+pub struct Filling {
+    grid: [usize; 3],
+    /// The renderer's pool (a shared handle), once the renderer is made.
+    pool: Option<crate::render::pool::BrickPool>,
+    /// The default distance between samples once each plan's bricks are in (mm).
+    sample_mm: Vec<f64>,
+    /// The bricks to read, in order; a brick's slot is its position here.
+    order: Vec<Key>,
+    index: HashMap<Key, usize>,
+    /// Where each plan's bricks end in `order`: plan `k` draws from `order[..ends[k]]`.
+    ends: Vec<usize>,
+    /// Bricks read so far: `order[..loaded]`.
+    loaded: usize,
+    /// The finest bricks each brick serves, with the rank of the plan drawing them from it (a
+    /// finest brick both plans draw from the same brick is listed once, for the last).
+    served: HashMap<Key, Vec<(u8, u32)>>,
+    /// The rank of the plan whose brick draws each finest brick now.
+    drawn: Vec<u8>,
+    /// The ranges of the blocks of each finest-level brick read (block index and range).
+    fine_ranges: HashMap<[usize; 3], Vec<(usize, [f32; 4])>>,
+    /// Each coarse brick's whole range (for every finest block it serves: wider than needed,
+    /// never narrower).
+    coarse_ranges: HashMap<Key, [f32; 4]>,
+    /// Bricks read and not yet published.
+    pending: Vec<Key>,
+}
+
+impl Filling {
+    fn new(maps: &[LevelMap], plans: &[&Plan]) -> Filling {
+        assert!(!plans.is_empty() && plans.len() < NOT_DRAWN as usize);
+        let finest = maps[0].layout;
+        let b = finest.bricks;
+        let last = plans.len() - 1;
+        let mut drawn = vec![NOT_DRAWN; finest.brick_count()];
+        let key = |rank: usize, i: usize| {
+            let m = plans[rank].choice[i];
+            let b0 = [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])];
+            (m, maps[m].brick_for(&finest, b0))
+        };
+        let skipped: Vec<HashSet<Key>> = plans
+            .iter()
+            .map(|p| p.empty.iter().copied().collect())
+            .collect();
+        // Neighbouring finest bricks (x fastest) mostly share their coarse brick: a run of
+        // them costs one lookup and one insertion, not one each (a 4 TiB store has 8 Mi
+        // finest bricks).
+        let mut served: HashMap<Key, Vec<(u8, u32)>> = HashMap::new();
+        // Per plan: the key of the current run, whether it is transparent, its finest bricks.
+        type Run = (Key, bool, Vec<(u8, u32)>);
+        let mut runs: Vec<Option<Run>> = vec![None; plans.len()];
+        let flush = |served: &mut HashMap<Key, Vec<(u8, u32)>>, run| {
+            if let Some((k, false, list)) = run {
+                served.entry(k).or_default().extend(list);
+            }
+        };
+        for (i, drawn_now) in drawn.iter_mut().enumerate() {
+            let last_key = key(last, i);
+            for rank in 0..plans.len() {
+                let k = if rank == last { last_key } else { key(rank, i) };
+                if !matches!(&runs[rank], Some((rk, _, _)) if *rk == k) {
+                    let empty = skipped[rank].contains(&k);
+                    let old = runs[rank].replace((k, empty, Vec::new()));
+                    flush(&mut served, old);
                 }
+                let Some((_, empty, list)) = runs[rank].as_mut() else {
+                    unreachable!("just set");
+                };
+                if *empty {
+                    if rank == last {
+                        *drawn_now = last as u8; // transparent: empty for good
+                    }
+                    continue;
+                }
+                if rank < last && k == last_key {
+                    continue; // listed for the last plan
+                }
+                list.push((rank as u8, i as u32));
             }
         }
-        // Finest blocks served by coarse bricks.
-        let per = finest.blocks_per_brick();
-        for i in 0..finest.brick_count() {
-            let m = plan.choice[i];
-            if m == 0 {
-                continue;
+        for run in runs {
+            flush(&mut served, run);
+        }
+        // Each plan's bricks not read for an earlier one; those serving the most finest
+        // bricks (the coarse ones, which cover most of the image) first.
+        let mut order: Vec<Key> = Vec::new();
+        let mut index: HashMap<Key, usize> = HashMap::new();
+        let mut ends = Vec::new();
+        for (plan, skipped) in plans.iter().zip(&skipped) {
+            let mut mine: Vec<Key> = plan
+                .wanted
+                .iter()
+                .copied()
+                .filter(|k| !skipped.contains(k) && !index.contains_key(k))
+                .collect();
+            mine.sort_by_key(|k| std::cmp::Reverse(served.get(k).map_or(0, Vec::len)));
+            for key in mine {
+                index.insert(key, order.len());
+                order.push(key);
             }
-            let b0 = [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])];
-            let Some(&r) = coarse.get(&(m, maps[m].brick_for(&finest, b0))) else {
-                continue; // transparent: no slot
-            };
-            for z in 0..per[2] {
-                for y in 0..per[1] {
-                    for x in 0..per[0] {
-                        let block = [b0[0] * per[0] + x, b0[1] * per[1] + y, b0[2] * per[2] + z];
-                        if (0..3).all(|a| block[a] < finest.blocks[a]) {
-                            ranges[finest.block_index(block)] = r;
+            ends.push(order.len());
+        }
+        Filling {
+            grid: [order.len().max(1), 1, 1],
+            pool: None,
+            sample_mm: Vec::new(),
+            order,
+            index,
+            ends,
+            loaded: 0,
+            served,
+            drawn,
+            fine_ranges: HashMap::new(),
+            coarse_ranges: HashMap::new(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Slots in the pool: every brick of every plan, once.
+    pub fn slots(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Bricks read so far, and those plan `rank` needs in all.
+    pub fn progress(&self, rank: usize) -> (usize, usize) {
+        (self.loaded.min(self.ends[rank]), self.ends[rank])
+    }
+
+    /// The bricks read so far, in the order they were read.
+    pub fn read(&self) -> &[Key] {
+        &self.order[..self.loaded]
+    }
+
+    /// The pool position of the `i`-th brick to read.
+    fn slot(&self, i: usize) -> [usize; 3] {
+        let g = self.grid;
+        [i % g[0], (i / g[0]) % g[1], i / (g[0] * g[1])]
+    }
+
+    /// Notes brick `key` read, with its slot's texels.
+    fn arrived(&mut self, maps: &[LevelMap], key: Key, texels: &[Texel]) {
+        let (m, brick) = key;
+        if m == 0 {
+            let ranges = brick_block_ranges(&maps[0].layout, brick, texels);
+            self.fine_ranges.insert(brick, ranges);
+        } else {
+            let r = texels.iter().fold(NO_RANGE, |r, &[v, g]| {
+                [r[0].min(v), r[1].max(v), r[2].min(g), r[3].max(g)]
+            });
+            self.coarse_ranges.insert(key, r);
+        }
+        self.loaded += 1;
+        self.pending.push(key);
+    }
+
+    /// Points the finest bricks served by the bricks read since the last publication at their
+    /// slots (unless a later plan's brick draws them already), with their blocks' ranges.
+    fn publish(
+        &mut self,
+        gpu: &Gpu,
+        maps: &[LevelMap],
+        renderer: &Mutex<Renderer>,
+    ) -> Result<(), GpuError> {
+        let finest = maps[0].layout;
+        let (b, per) = (finest.bricks, finest.blocks_per_brick());
+        let mut entries = Vec::new();
+        let mut blocks = Vec::new();
+        for key in std::mem::take(&mut self.pending) {
+            let entry = level_entry(self.slot(self.index[&key]), maps[key.0].level);
+            let coarse = self.coarse_ranges.get(&key).copied();
+            for &(rank, i) in self.served.get(&key).map_or(&[][..], Vec::as_slice) {
+                let i = i as usize;
+                if self.drawn[i] != NOT_DRAWN && self.drawn[i] > rank {
+                    continue;
+                }
+                self.drawn[i] = rank;
+                entries.push((i, entry));
+                let b0 = [i % b[0], (i / b[0]) % b[1], i / (b[0] * b[1])];
+                match coarse {
+                    // A finest brick drawn from a level-0 brick: that brick, its own blocks.
+                    None => blocks.extend_from_slice(&self.fine_ranges[&b0]),
+                    Some(r) => {
+                        for z in 0..per[2] {
+                            for y in 0..per[1] {
+                                for x in 0..per[0] {
+                                    let m = [x, y, z];
+                                    let block = [0, 1, 2].map(|a| b0[a] * per[a] + m[a]);
+                                    if (0..3).all(|a| block[a] < finest.blocks[a]) {
+                                        blocks.push((finest.block_index(block), r));
+                                    }
+                                }
+                            }
                         }
                     }
                 }
             }
         }
-        Ok(BlockRanges { ranges })
-    })?;
-    renderer.set_coarse_levels(
-        maps.iter()
-            .filter(|m| m.level > 0)
-            .map(|m| (m.level, m.params()))
-            .collect(),
-    );
-    renderer.set_gradient_report(gradient(with_gradient));
-    let report = lod_report(maps, plan);
-    debug_assert_eq!(report.slots, drawn.len());
-    // Samples a voxel apart at the finest level drawn: finer steps only resample coarse bricks.
-    renderer.set_default_sample_distance(report.sample_distance_mm);
-    Ok((renderer, tf, report))
+        lock(renderer)?.update_pages(gpu, &entries, &blocks);
+        Ok(())
+    }
 }
 
 /// What a renderer built from `plan` draws from.

@@ -108,21 +108,28 @@ impl PageTable {
             wgpu::TextureDimension::D3,
             wgpu::TextureFormat::R32Uint,
         )?;
-        gpu.queue.write_texture(
-            texture.as_image_copy(),
-            bytemuck::cast_slice(&entries),
-            wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(4 * bx),
-                rows_per_image: Some(by),
-            },
-            texture.size(),
-        );
-        Ok(PageTable {
+        let table = PageTable {
             texture,
             view,
             entries,
-        })
+        };
+        table.write(gpu);
+        Ok(table)
+    }
+
+    /// Uploads the entries (after they changed: a pool filled while on show).
+    pub fn write(&self, gpu: &Gpu) {
+        let size = self.texture.size();
+        gpu.queue.write_texture(
+            self.texture.as_image_copy(),
+            bytemuck::cast_slice(&self.entries),
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(4 * size.width),
+                rows_per_image: Some(size.height),
+            },
+            size,
+        );
     }
 
     pub fn bytes(&self) -> u64 {

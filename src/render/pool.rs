@@ -9,7 +9,9 @@ use crate::render::layout::BrickLayout;
 use crate::render::page_table::slot_of;
 use crate::render::quantise::PoolFormat;
 
-#[derive(Debug)]
+/// The 3-D texture of brick slots. A clone shares the texture (a handle): a job may fill slots
+/// while the renderer draws.
+#[derive(Debug, Clone)]
 pub struct BrickPool {
     pub texture: wgpu::Texture,
     pub view: wgpu::TextureView,

@@ -464,6 +464,36 @@ impl Renderer {
     /// Uploads the table, re-classifies the blocks for it and uploads the occupancy.
     fn upload_and_classify(&mut self, gpu: &Gpu) {
         self.luts.write(gpu, &self.table);
+        self.classify_blocks(gpu);
+    }
+
+    /// The pool's texture, shared: a job fills slots through it without holding the renderer
+    /// (the page table names them once [`Renderer::update_pages`] says so).
+    pub(crate) fn pool(&self) -> BrickPool {
+        self.pool.clone()
+    }
+
+    /// Points finest bricks (`entries`: brick index and page-table entry) at other slots and
+    /// gives their blocks new ranges (`blocks`: block index and range), then uploads the page
+    /// table and re-classifies the blocks.
+    pub(crate) fn update_pages(
+        &mut self,
+        gpu: &Gpu,
+        entries: &[(usize, u32)],
+        blocks: &[(usize, [f32; 4])],
+    ) {
+        for &(i, e) in entries {
+            self.page_table.entries[i] = e;
+        }
+        for &(b, r) in blocks {
+            self.blocks.ranges[b] = r;
+        }
+        self.page_table.write(gpu);
+        self.classify_blocks(gpu);
+    }
+
+    /// Re-classifies the blocks for the table and uploads the occupancy.
+    fn classify_blocks(&mut self, gpu: &Gpu) {
         let start = Instant::now();
         self.classification = classify(&self.layout, &self.blocks, &self.table, &self.quantisation);
         self.occupancy

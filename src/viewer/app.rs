@@ -270,8 +270,14 @@ impl Viewer {
         self.poll_jobs();
         self.drive_refinement();
         self.viewport.draft = self.refinement.job.is_some();
-        if let Err(e) = self.viewport.receive(&ctx, &self.frames, &self.doc) {
-            self.status = e;
+        match self.viewport.receive(&ctx, &self.frames, &self.doc) {
+            // A frame of the volume as it is now: bricks published so far are on screen.
+            Ok(true) => {
+                let ms = self.viewport.shown.as_ref().map_or(0.0, |s| s.ms);
+                self.refinement.drawn(ms);
+            }
+            Ok(false) => {}
+            Err(e) => self.status = e,
         }
         let mut actions = Vec::new();
         shortcuts_and_drops(&ctx, &mut actions);

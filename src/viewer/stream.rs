@@ -4,21 +4,26 @@
 //! [`REST`], a background job plans the levels this view wants within the budgets (each brick
 //! from the level whose voxels are about a pixel there, as `gradvol render` does; bricks the
 //! store's block ranges show transparent under the transfer function are left out), reads and
-//! packs those bricks into a new renderer, and the viewer swaps it in; it does so in stages,
-//! coarser first ([`FIRST_STAGE_PIXELS`]), each shown when ready. Until then the stand-in stays
-//! on show, so the view is never empty and never waits. The refined renderer stays on
+//! packs those bricks into a new renderer, and the viewer swaps it in. The pool holds a coarse
+//! first stage ([`FIRST_STAGE_PIXELS`]), shown as soon as its bricks are in, then refines brick
+//! by brick: the bricks of the last stage are published into the renderer on show as they
+//! arrive (every [`PUBLISH_EVERY`]), each finest brick drawn from its first-stage brick until
+//! its own is in (see [`crate::render::lod::Filling`]). Until the first stage is in, the
+//! stand-in stays on show, so the view is never empty and never waits. The refined renderer stays on
 //! show only while it fits: moving the camera, resizing the viewport, changing the operator or
 //! a transfer function that comes to see a brick it left out puts the stand-in back (cheap to
 //! draw, so the view moves at its pace) and cancels a refinement in flight (it stops at its
 //! next batch of bricks); a new one starts when the view rests. The host caches of the bricks
 //! last between refinements, so coming back to a view reads little.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::camera::Camera;
 use crate::gradient::Operator;
-use crate::render::lod::{LodReport, LodSource};
+use crate::render::lod::{LodReport, LodSource, Plan, Publish};
 use crate::render::renderer::Renderer;
 use crate::scene::{Blend, RenderSettings};
 use crate::tf::TransferFunction;
@@ -38,10 +43,12 @@ pub const REST: Duration = Duration::from_millis(300);
 
 /// A view is refined in two stages: first with each brick from the level whose voxels are up
 /// to this many pixels on screen (about a sixty-fourth of the bricks of the second), then one
-/// pixel (what `render` draws). On the 4 TiB sparse store the first shows in about 3 s and the
-/// second ends 1-3 s later than a single refinement would; a stage at 2 pixels between them
-/// doubled the time to the last on lavapipe (each stage is a renderer to build and draw).
+/// pixel (what `render` draws), whose bricks replace the first's as they arrive.
 pub const FIRST_STAGE_PIXELS: f64 = 4.0;
+
+/// How often the bricks of the last stage read so far are put on show: each time the view is
+/// drawn again, which on a software rasteriser competes with the reading for the CPU.
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(1000);
 
 /// Host memory for bricks, and GPU memory for the pool, by default (MiB).
 pub const DEFAULT_CACHE_MIB: usize = 1024;
@@ -95,10 +102,9 @@ pub struct RefinedView {
     /// The value ranges of the bricks it skipped as transparent under the transfer function
     /// of the day (they have no slot).
     pub skipped: Vec<[f64; 2]>,
-    /// The stage: voxels of up to this many pixels on screen (1: the last).
+    /// The stage: voxels of up to this many pixels on screen (1: the last, which may still be
+    /// arriving brick by brick while a refinement is in flight).
     pub pixels: f64,
-    /// A digest of the level chosen for each brick, to know a stage that would change nothing.
-    pub choice: u64,
 }
 
 impl RefinedView {
@@ -118,27 +124,19 @@ fn skips(render: &RenderSettings) -> bool {
     render.skip_empty_space && render.blend == Blend::Composite
 }
 
-/// A finished refinement stage.
+/// A refinement stage whose bricks are in: the first, sent while the refinement goes on, or
+/// the last, its result. Both stages fill the same renderer.
 #[derive(Debug)]
 pub struct Refined {
-    /// `None` when the stage would draw what is on show already (it only becomes the last).
-    pub renderer: Option<Renderer>,
+    pub renderer: Arc<Mutex<Renderer>>,
     pub report: LodReport,
     pub view: ViewKey,
+    /// The value ranges of the bricks left out as transparent, over both stages.
     pub skipped: Vec<[f64; 2]>,
     /// Bricks the store did not deliver (drawn empty).
     pub missing: usize,
     pub ms: f64,
     pub pixels: f64,
-    pub choice: u64,
-}
-
-/// A digest of a plan's level for every brick.
-fn digest(choice: &[usize]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    choice.hash(&mut h);
-    h.finish()
 }
 
 /// The refinement in flight and how long the view has rested.
@@ -151,12 +149,66 @@ pub struct Refinement {
     pub shown: u64,
     /// Each stage shown: its pixels, its slots, and the time since its view came to rest (ms).
     pub stages: Vec<(f64, usize, f64)>,
+    /// The first stage of the refinement in flight, once its bricks are in.
+    first: Option<Receiver<Refined>>,
+    /// How many times the refinement in flight published bricks into the renderer on show,
+    /// and how many of those the window has drawn.
+    published: Arc<AtomicU64>,
+    seen: u64,
+    /// The publications the refinement may make before waiting: the window lets it publish
+    /// again once the last publication has been drawn and rested (see [`Refinement::drawn`]).
+    drawn: Arc<AtomicU64>,
+    /// When the last publication was drawn, and in how long (ms).
+    drawn_at: Option<(Instant, f64)>,
+    /// Publications drawn since the viewer started: the view redrawn with more of the last
+    /// stage's bricks.
+    pub updates: u64,
+}
+
+impl Refinement {
+    /// Notes that the window shows a frame of the renderer as it is now, drawn in `ms`.
+    pub(crate) fn drawn(&mut self, ms: f64) {
+        if self.drawn_at.is_none() {
+            self.drawn_at = Some((Instant::now(), ms));
+        }
+    }
+
+    /// Lets the refinement in flight publish again once the last publication has been on
+    /// screen for [`PUBLISH_EVERY`], or three times its frame's time when that is longer: on a
+    /// software rasteriser, where a frame of a large view takes seconds, drawing then takes at
+    /// most a quarter of the processor from the reading.
+    fn pace(&mut self) {
+        if let Some((at, ms)) = self.drawn_at
+            && at.elapsed() >= PUBLISH_EVERY.max(Duration::from_secs_f64(3.0 * ms / 1e3))
+        {
+            self.drawn.store(self.seen, Ordering::Release);
+        }
+    }
 }
 
 impl Viewer {
     /// Once a frame: takes a finished refinement, cancels one the view moved away from, and
     /// starts one when the view has rested and differs from the one on show.
     pub(crate) fn drive_refinement(&mut self) {
+        if self.refinement.job.is_some()
+            && let Some(first) = self
+                .refinement
+                .first
+                .as_ref()
+                .and_then(|r| r.try_recv().ok())
+        {
+            self.refinement.first = None;
+            self.show_refined(first);
+        }
+        if self.refinement.job.is_some() {
+            let published = self.refinement.published.load(Ordering::Acquire);
+            if published != self.refinement.seen {
+                self.refinement.seen = published;
+                self.refinement.drawn_at = None;
+                self.draw_published();
+            }
+            self.refinement.pace();
+        }
         if let Some((job, _)) = &self.refinement.job
             && let Poll::Done(result) = job.poll()
         {
@@ -213,14 +265,14 @@ impl Viewer {
         let Some(streaming) = self.doc.shown.as_ref().and_then(|s| s.streaming.as_ref()) else {
             return;
         };
-        // The next stage: the first, or the last after the one on show (which fits the view,
-        // or the stand-in would be back).
-        let previous = streaming.refined.as_ref().map(|r| (r.pixels, r.choice));
-        let done = previous.is_some_and(|(p, _)| p <= 1.0) || streaming.failed == Some(view);
+        // A first stage on show whose refinement stopped (the window was busy): the next goes
+        // straight to the last.
+        let previous = streaming.refined.as_ref().map(|r| r.pixels);
+        let done = previous.is_some_and(|p| p <= 1.0) || streaming.failed == Some(view);
         if moving || done {
             return;
         }
-        let pixels = previous.map_or(FIRST_STAGE_PIXELS, |_| 1.0);
+        let seeded = previous.is_none();
         let rested = now.duration_since(since);
         if rested < REST {
             if let Some(ctx) = &self.ctx {
@@ -240,6 +292,11 @@ impl Viewer {
             .map(|s| s.name())
             .unwrap_or_default();
         let title = format!("refining {name}");
+        let (send_first, first) = channel();
+        let published = Arc::new(AtomicU64::new(0));
+        let publications = published.clone();
+        let drawn = Arc::new(AtomicU64::new(0));
+        let on_screen = drawn.clone();
         let mut job = Job::spawn(title, move |p: &Progress| {
             let start = Instant::now();
             p.step("waiting for the store")?;
@@ -249,68 +306,122 @@ impl Viewer {
             // Bricks the store's ranges show transparent are left out while skipping; the
             // viewer shows the stand-in again if the transfer function comes to see them.
             let tf_skips = skips(&settings).then_some(&tf);
+            p.step("planning")?;
             let last = source.plan_at(&view.camera, view.size, tf_skips, 1.0);
-            let last_choice = digest(&last.choice);
-            // The first stage that changes what is on show; one that draws what the last
-            // would is the last.
-            let mut pixels = pixels;
-            let mut plan = None;
-            while pixels > 1.0 {
-                let stage = source.plan_at(&view.camera, view.size, tf_skips, pixels);
-                let choice = digest(&stage.choice);
-                if choice == last_choice {
-                    break;
+            let first = match seeded {
+                true => {
+                    source.seed_for(&view.camera, view.size, tf_skips, &last, FIRST_STAGE_PIXELS)
                 }
-                if previous.map(|(_, c)| c) != Some(choice) {
-                    plan = Some((stage, choice));
-                    break;
-                }
-                pixels /= 2.0;
-            }
-            let (plan, choice) = match plan {
-                Some(stage) => stage,
-                None => {
-                    pixels = 1.0;
-                    (last, last_choice)
-                }
+                false => None,
             };
-            let skipped = source.skipped_ranges(&plan);
-            // A stage that draws what is on show builds nothing: it only becomes the last.
-            let (renderer, report) = if previous.map(|(_, c)| c) == Some(choice) {
-                (None, source.report(&plan))
-            } else {
-                p.step(format!(
-                    "reading {} bricks (voxels up to {pixels} pixels)",
-                    plan.wanted.len()
-                ))?;
-                let watch = |done: usize, total: usize| {
-                    p.set_fraction(done as f64 / total.max(1) as f64);
-                    p.check()
+            let plans: Vec<&Plan> = first.iter().chain([&last]).collect();
+            let skipped: Vec<[f64; 2]> = plans
+                .iter()
+                .flat_map(|p| source.skipped_ranges(p))
+                .collect();
+            let watch = |done: usize, total: usize| {
+                p.set_fraction(done as f64 / total.max(1) as f64);
+                p.check()
+            };
+            let stage =
+                |renderer: &Arc<Mutex<Renderer>>, plan: &Plan, pixels, source: &LodSource| {
+                    Refined {
+                        renderer: renderer.clone(),
+                        report: source.report(plan),
+                        view,
+                        skipped: skipped.clone(),
+                        missing: source.missing().0,
+                        ms: start.elapsed().as_secs_f64() * 1e3,
+                        pixels,
+                    }
                 };
-                // The slots always carry |grad f|: the transfer function may gain gradient
-                // opacity while this renderer is on show.
-                let decide = |_| Ok((tf, true));
-                let (renderer, _, report) = source
-                    .build(&gpu, &plan, &settings, decide, &watch)
-                    .map_err(|e| e.to_string())?;
-                (Some(renderer), report)
+            let text = |e: crate::gpu::GpuError| e.to_string();
+            // With the normalisation known from the store, one renderer holds both stages and
+            // the last refines it brick by brick. Without, each stage's normalisation comes
+            // from a pass over its own bricks, and the last is a renderer of its own, shown
+            // when its bricks are in (its statistics pass has read them all anyway).
+            // The slots always carry |grad f|: the transfer function may gain gradient
+            // opacity while the renderer is on show.
+            let mut shared = match source.known_stats() {
+                Some(stats) => {
+                    let (renderer, filling) = source
+                        .start(&gpu, &plans, &settings, &tf, &stats, true)
+                        .map_err(text)?;
+                    Some((Arc::new(Mutex::new(renderer)), filling))
+                }
+                None => None,
             };
-            Ok(Refined {
-                renderer,
-                report,
-                view,
-                skipped,
-                missing: source.missing().0,
-                ms: start.elapsed().as_secs_f64() * 1e3,
-                pixels,
-                choice,
-            })
+            let alone = |plan: &Plan, source: &mut LodSource, what: String| {
+                p.step(format!("statistics of {} bricks", plan.wanted.len()))?;
+                let stats = source.stats(&[plan])?;
+                let (renderer, mut filling) = source
+                    .start(&gpu, &[plan], &settings, &tf, &stats, true)
+                    .map_err(text)?;
+                p.step(what)?;
+                let renderer = Mutex::new(renderer);
+                source
+                    .fill(&gpu, &mut filling, 0, &renderer, &watch, &Publish::AtTheEnd)
+                    .map_err(text)?;
+                Ok::<_, String>(Arc::new(renderer))
+            };
+            if let Some(plan) = &first {
+                let what = |n: usize| {
+                    format!("reading {n} bricks (voxels up to {FIRST_STAGE_PIXELS} pixels)")
+                };
+                let renderer = match &mut shared {
+                    Some((renderer, filling)) => {
+                        p.step(what(filling.progress(0).1))?;
+                        source
+                            .fill(&gpu, filling, 0, renderer, &watch, &Publish::AtTheEnd)
+                            .map_err(text)?;
+                        renderer.clone()
+                    }
+                    None => alone(plan, &mut source, what(plan.wanted.len()))?,
+                };
+                // The window may have dropped the refinement: nothing to do.
+                let _ = send_first.send(stage(&renderer, plan, FIRST_STAGE_PIXELS, &source));
+            }
+            let renderer = match &mut shared {
+                Some((renderer, filling)) => {
+                    let rank = plans.len() - 1;
+                    let (have, n) = filling.progress(rank);
+                    p.step(format!("reading {} bricks", n - have))?;
+                    // Bricks are published once the window has drawn the last publication and
+                    // let it rest (see `Refinement::drawn`).
+                    let due = || {
+                        on_screen.load(Ordering::Acquire) >= publications.load(Ordering::Acquire)
+                    };
+                    let done = || {
+                        publications.fetch_add(1, Ordering::Release);
+                    };
+                    let publish = Publish::When {
+                        due: &due,
+                        done: &done,
+                    };
+                    source
+                        .fill(&gpu, filling, rank, renderer, &watch, &publish)
+                        .map_err(text)?;
+                    renderer.clone()
+                }
+                None => alone(
+                    &last,
+                    &mut source,
+                    format!("reading {} bricks", last.wanted.len()),
+                )?,
+            };
+            Ok(stage(&renderer, &last, 1.0, &source))
         });
+        self.refinement.first = Some(first);
+        self.refinement.published = published;
+        self.refinement.seen = 0;
+        self.refinement.drawn = drawn;
+        self.refinement.drawn_at = None;
         job.started_frame = self.clock.frames;
         self.refinement.job = Some((job, view));
     }
 
-    /// Puts a refined renderer on show in place of the one drawn so far.
+    /// Puts a refinement stage on show: its renderer in place of the one drawn so far, or, for
+    /// the last stage filled into the renderer of the first, that renderer drawn again.
     fn show_refined(&mut self, refined: Refined) {
         let Some(shown) = self.doc.shown.as_mut() else {
             return;
@@ -324,7 +435,7 @@ impl Viewer {
             n => format!("; {n} bricks could not be read and are drawn empty"),
         };
         let more = if refined.pixels > 1.0 {
-            ", refining further"
+            ", refining brick by brick"
         } else {
             ""
         };
@@ -345,19 +456,35 @@ impl Viewer {
             report: refined.report,
             skipped: refined.skipped,
             pixels: refined.pixels,
-            choice: refined.choice,
         });
         streaming.failed = None;
-        let Some(renderer) = refined.renderer else {
-            // The last stage would draw what is on show: it is now the last.
-            return;
-        };
-        shown.renderer = Arc::new(Mutex::new(renderer));
+        shown.renderer = refined.renderer;
         self.refinement.shown += 1;
+        self.refinement.seen = self.refinement.published.load(Ordering::Acquire);
         self.doc.volume_generation += 1;
         self.frames
             .show(shown.renderer.clone(), self.doc.volume_generation);
         self.frames.set_tf(self.doc.tf());
+        self.viewport.volume_changed();
+    }
+
+    /// Draws the renderer on show again after the refinement in flight published more bricks
+    /// into it (when it is the refinement's: the stand-in may be back).
+    fn draw_published(&mut self) {
+        let Some(shown) = self.doc.shown.as_mut() else {
+            return;
+        };
+        let refined_on_show = shown
+            .streaming
+            .as_ref()
+            .is_some_and(|s| s.refined.is_some());
+        if !refined_on_show || Arc::ptr_eq(&shown.renderer, &shown.own) {
+            return;
+        }
+        self.refinement.updates += 1;
+        self.doc.volume_generation += 1;
+        self.frames
+            .show(shown.renderer.clone(), self.doc.volume_generation);
         self.viewport.volume_changed();
     }
 
@@ -426,6 +553,7 @@ impl Viewer {
         serde_json::json!({
             "stand_in_level": streaming.stand_in,
             "refinements_shown": self.refinement.shown,
+            "updates_drawn": self.refinement.updates,
             "stages": self.refinement.stages.iter().map(|&(pixels, slots, ms)| {
                 serde_json::json!({"pixels": pixels, "slots": slots, "since_rest_ms": ms})
             }).collect::<Vec<_>>(),
