@@ -304,49 +304,7 @@ fn a_store_too_large_to_read_whole_is_refined_at_levels_of_detail_when_the_camer
 
     // The window's image of the refined view is what `gradvol render` draws of the store for
     // the same scene and size: the same plan, bricks and renderer.
-    let shot = dir.path().join("viewer.png");
-    h.state_mut().apply(Action::Screenshot {
-        path: shot.clone(),
-        size: view.size,
-        transparent: false,
-    });
-    step_until(&mut h, limit, "the screenshot", |v| v.export_job.is_none());
-    let cli = dir.path().join("cli.png");
-    let s = |p: &Path| p.to_str().unwrap().to_string();
-    let size = format!("{}x{}", view.size[0], view.size[1]);
-    let out = common::run_gradvol(
-        env!("CARGO_BIN_EXE_gradvol"),
-        &[
-            "render",
-            &s(&store),
-            "--scene",
-            &s(&shot),
-            "--size",
-            &size,
-            "-o",
-            &s(&cli),
-        ],
-    );
-    let sum = common::summary(&out);
-    assert_eq!(
-        sum["lod"]["bricks_per_level"],
-        serde_json::to_value(&lod.bricks_per_level).unwrap(),
-        "{sum}"
-    );
-    let a = gradvol::png_io::read_png(&shot).unwrap();
-    let b = gradvol::png_io::read_png(&cli).unwrap();
-    assert_eq!((a.width, a.height), (b.width, b.height));
-    let worst = a
-        .rgba
-        .iter()
-        .zip(&b.rgba)
-        .map(|(x, y)| x.abs_diff(*y))
-        .max()
-        .unwrap();
-    assert!(
-        worst <= 2,
-        "the viewer's refined image differs from render's by {worst}"
-    );
+    let a = same_as_render(&mut h, dir.path(), &store, view.size, &lod, [2.0, 0.0]);
     let lit = a.rgba.chunks(4).filter(|p| p[..3] != [0, 0, 0]).count();
     assert!(lit > 500, "the two brightest balls show ({lit} pixels)");
 
@@ -411,4 +369,121 @@ fn a_store_too_large_to_read_whole_is_refined_at_levels_of_detail_when_the_camer
     let refined = streaming.unwrap().refined.as_ref().unwrap();
     assert!(refined.skipped.is_empty(), "{:?}", refined.report);
     assert!(h.state().refinement.shown > shown, "refined for the new TF");
+}
+
+/// Takes the window's screenshot of the refined view and checks it against `gradvol render` of
+/// the store with the screenshot's scene at `size`: the same bricks per level as `lod`, every
+/// channel within `worst`/255 and at most the fraction `over` of them off by more than 2.
+/// Returns the screenshot.
+fn same_as_render(
+    h: &mut Harness<'_, Viewer>,
+    dir: &Path,
+    store: &Path,
+    size: [u32; 2],
+    lod: &gradvol::render::lod::LodReport,
+    [worst_allowed, over]: [f64; 2],
+) -> gradvol::render::renderer::Image {
+    let limit = Duration::from_secs(300);
+    let shot = dir.join("viewer.png");
+    h.state_mut().apply(Action::Screenshot {
+        path: shot.clone(),
+        size,
+        transparent: false,
+    });
+    step_until(h, limit, "the screenshot", |v| v.export_job.is_none());
+    let cli = dir.join("cli.png");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let size = format!("{}x{}", size[0], size[1]);
+    let out = common::run_gradvol(
+        env!("CARGO_BIN_EXE_gradvol"),
+        &[
+            "render",
+            &s(store),
+            "--scene",
+            &s(&shot),
+            "--size",
+            &size,
+            "-o",
+            &s(&cli),
+        ],
+    );
+    let sum = common::summary(&out);
+    assert_eq!(
+        sum["lod"]["bricks_per_level"],
+        serde_json::to_value(&lod.bricks_per_level).unwrap(),
+        "{sum}"
+    );
+    let a = gradvol::png_io::read_png(&shot).unwrap();
+    let b = gradvol::png_io::read_png(&cli).unwrap();
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    let diff: Vec<u8> = a
+        .rgba
+        .iter()
+        .zip(&b.rgba)
+        .map(|(x, y)| x.abs_diff(*y))
+        .collect();
+    let worst = *diff.iter().max().unwrap();
+    let beyond = diff.iter().filter(|&&d| d > 2).count() as f64 / diff.len() as f64;
+    assert!(
+        worst as f64 <= worst_allowed && beyond <= over,
+        "the viewer's refined image differs from render's by up to {worst}/255, {:.3}% of \
+         channels by more than 2",
+        100.0 * beyond
+    );
+    a
+}
+
+#[test]
+fn a_converted_store_is_refined_brick_by_brick_into_the_first_stages_renderer() {
+    use gradvol::volume::synthetic::ct_phantom;
+    use gradvol::volume::zarr::{Codec, ConvertOptions, convert};
+    // 640 x 640 x 330 (135 Mi voxels: streamed) converted with its |grad f| and block ranges:
+    // the normalisation is known before a brick is read, so both stages share one renderer.
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("ct.ome.zarr");
+    {
+        let volume = ct_phantom([640, 640, 330], [0.5, 0.5, 0.5], 0.0);
+        let options = ConvertOptions {
+            chunk: 64,
+            shard: 1,
+            codec: Codec::Zstd,
+            gradient: Some(Operator::Central),
+            min_levels: 1,
+        };
+        convert(&volume, &store, options, &|_, _| {}).unwrap();
+    }
+    let mut h = viewer();
+    open(&mut h, &store);
+    settle(&mut h);
+    assert!(h.state().doc.shown.as_ref().unwrap().streaming.is_some());
+    // Small on screen: the last stage draws level 1, the first level 2.
+    h.state_mut().doc.scene.camera.zoom = 0.45;
+    let limit = Duration::from_secs(300);
+    step_until(&mut h, limit, "the first stage", |v| {
+        !v.refinement.stages.is_empty()
+    });
+    let first = h.state().refinement.stages[0];
+    assert_eq!(first.0, 4.0, "{first:?}");
+    let renderer = h.state().doc.shown.as_ref().unwrap().renderer.clone();
+    step_until(&mut h, limit, "the last stage", |v| v.view_settled());
+    let stages = h.state().refinement.stages.clone();
+    assert_eq!(stages.len(), 2, "{stages:?}");
+    assert_eq!(stages[1].0, 1.0);
+    assert!(stages[0].1 < stages[1].1, "{stages:?}");
+    // The last stage's bricks went into the renderer the first stage put on show.
+    let shown = h.state().doc.shown.as_ref().unwrap();
+    assert!(Arc::ptr_eq(&shown.renderer, &renderer));
+    let refined = shown.streaming.as_ref().unwrap().refined.clone().unwrap();
+    // Its pool holds the first stage's bricks too, so its slots sit elsewhere than those of
+    // `render`'s pool: texture coordinates round differently, and the sampler's weights (8
+    // bits of sub-texel precision on lavapipe) with them.
+    let size = refined.view.size;
+    same_as_render(
+        &mut h,
+        dir.path(),
+        &store,
+        size,
+        &refined.report,
+        [6.0, 1e-4],
+    );
 }
