@@ -7,13 +7,15 @@
 //! packs those bricks into a new renderer, and the viewer swaps it in. The pool holds a coarse
 //! first stage ([`FIRST_STAGE_PIXELS`]), shown as soon as its bricks are in, then refines brick
 //! by brick: the bricks of the last stage are published into the renderer on show as they
-//! arrive (every [`PUBLISH_EVERY`]), each finest brick drawn from its first-stage brick until
-//! its own is in (see [`crate::render::lod::Filling`]). Until the first stage is in, the
-//! stand-in stays on show, so the view is never empty and never waits. The refined renderer stays on
-//! show only while it fits: moving the camera, resizing the viewport, changing the operator or
-//! a transfer function that comes to see a brick it left out puts the stand-in back (cheap to
-//! draw, so the view moves at its pace) and cancels a refinement in flight (it stops at its
-//! next batch of bricks); a new one starts when the view rests. The host caches of the bricks
+//! arrive (paced by [`PUBLISH_EVERY`]), each finest brick drawn from its first-stage brick
+//! until its own is in (see [`crate::render::lod::Filling`]). That needs the normalisation
+//! before any brick is read: a store without its ranges and |grad f| gets each stage as a
+//! renderer of its own. Until the first stage is in, the stand-in stays on show, so the view is
+//! never empty and never waits. The refined renderer stays on show only while it fits: moving
+//! the camera, resizing the viewport, changing the operator or a transfer function that comes
+//! to see a brick it left out puts the stand-in back (cheap to draw, so the view moves at its
+//! pace) and cancels a refinement in flight (it stops at its next batch of bricks); a new one
+//! starts when the view rests. The host caches of the bricks
 //! last between refinements, so coming back to a view reads little.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,8 +48,9 @@ pub const REST: Duration = Duration::from_millis(300);
 /// pixel (what `render` draws), whose bricks replace the first's as they arrive.
 pub const FIRST_STAGE_PIXELS: f64 = 4.0;
 
-/// How often the bricks of the last stage read so far are put on show: each time the view is
-/// drawn again, which on a software rasteriser competes with the reading for the CPU.
+/// The least time a publication of the last stage's bricks stays on screen before the next
+/// (three times its frame's time when that is longer): each is a redraw of the view, which on
+/// a software rasteriser competes with the reading for the processor.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(1000);
 
 /// Host memory for bricks, and GPU memory for the pool, by default (MiB).
