@@ -136,6 +136,17 @@ pub struct Plan {
     pub empty: Vec<(usize, [usize; 3])>,
 }
 
+impl Plan {
+    /// The bricks to read: those wanted and not known to be transparent.
+    pub fn drawn(&self) -> impl Iterator<Item = Key> + '_ {
+        let empty = &self.empty;
+        self.wanted
+            .iter()
+            .copied()
+            .filter(|k| empty.binary_search(k).is_err())
+    }
+}
+
 /// Pixels a millimetre covers at `p` for a camera placed as `clip_from_world` says.
 fn pixels_per_mm(clip_from_world: glam::DMat4, eye: DVec3, p: DVec3, size: [u32; 2]) -> f64 {
     let view = (p - eye).normalize_or(DVec3::Z);
@@ -459,22 +470,14 @@ impl LodSource {
         last: &Plan,
         pixel: f64,
     ) -> Option<Plan> {
-        let drawn = |p: &Plan| -> HashSet<Key> {
-            let skipped: HashSet<Key> = p.empty.iter().copied().collect();
-            p.wanted
-                .iter()
-                .copied()
-                .filter(|k| !skipped.contains(k))
-                .collect()
-        };
-        let last_keys = drawn(last);
+        let last_keys: HashSet<Key> = last.drawn().collect();
         let mut pixel = pixel;
         for _ in 0..MAX_LEVELS {
             let seed = self.plan_at(camera, size, tf, pixel);
             if seed.choice == last.choice {
                 return None;
             }
-            let extra = drawn(&seed).difference(&last_keys).count();
+            let extra = seed.drawn().filter(|k| !last_keys.contains(k)).count();
             if last_keys.len() + extra <= self.slots() {
                 return Some(seed);
             }
@@ -529,11 +532,8 @@ impl LodSource {
         }
         let mut drawn: Vec<std::collections::BTreeSet<[usize; 3]>> =
             vec![Default::default(); self.maps.len()];
-        for plan in plans {
-            let skipped: HashSet<Key> = plan.empty.iter().copied().collect();
-            for &(m, brick) in plan.wanted.iter().filter(|k| !skipped.contains(k)) {
-                drawn[m].insert(brick);
-            }
+        for (m, brick) in plans.iter().flat_map(|p| p.drawn()) {
+            drawn[m].insert(brick);
         }
         let mut stats = LevelStats {
             range: None,
@@ -889,13 +889,8 @@ impl Filling {
         let mut order: Vec<Key> = Vec::new();
         let mut index: HashMap<Key, usize> = HashMap::new();
         let mut ends = Vec::new();
-        for (plan, skipped) in plans.iter().zip(&skipped) {
-            let mut mine: Vec<Key> = plan
-                .wanted
-                .iter()
-                .copied()
-                .filter(|k| !skipped.contains(k) && !index.contains_key(k))
-                .collect();
+        for plan in plans {
+            let mut mine: Vec<Key> = plan.drawn().filter(|k| !index.contains_key(k)).collect();
             mine.sort_by_key(|k| std::cmp::Reverse(served.get(k).map_or(0, Vec::len)));
             for key in mine {
                 index.insert(key, order.len());

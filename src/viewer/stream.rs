@@ -354,18 +354,15 @@ impl Viewer {
                 }
                 None => None,
             };
+            // A stage as a renderer of its own (`render`'s way): statistics over its bricks,
+            // then the bricks.
             let alone = |plan: &Plan, source: &mut LodSource, what: String| {
-                p.step(format!("statistics of {} bricks", plan.wanted.len()))?;
-                let stats = source.stats(&[plan])?;
-                let (renderer, mut filling) = source
-                    .start(&gpu, &[plan], &settings, &tf, &stats, true)
-                    .map_err(text)?;
                 p.step(what)?;
-                let renderer = Mutex::new(renderer);
-                source
-                    .fill(&gpu, &mut filling, 0, &renderer, &watch, &Publish::AtTheEnd)
+                let decide = |_| Ok((tf.clone(), true));
+                let (renderer, _, _) = source
+                    .build(&gpu, plan, &settings, decide, &watch)
                     .map_err(text)?;
-                Ok::<_, String>(Arc::new(renderer))
+                Ok::<_, String>(Arc::new(Mutex::new(renderer)))
             };
             if let Some(plan) = &first {
                 let what = |n: usize| {
