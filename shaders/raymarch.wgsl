@@ -61,6 +61,10 @@ struct Level {
 const FLAG_JITTER: u32 = 4u;
 const FLAG_TRANSPARENT: u32 = 8u;
 const FLAG_SKIP_EMPTY: u32 = 16u;
+const FLAG_WARP_LINEAR: u32 = 32u;
+const FLAG_WARP_LOG: u32 = 64u;
+// The log warp's constant (src/tf/tf2d.rs).
+const LOG_WARP_K: f32 = 100.0;
 
 const BLEND_COMPOSITE: u32 = 0u;
 const BLEND_MAXIMUM: u32 = 1u;
@@ -100,12 +104,19 @@ fn pixel_jitter(pixel: vec2<f32>) -> f32 {
 
 // The colour and opacity-corrected alpha of a sample of normalised value v and |grad f| g:
 // one filtered fetch from the classification table (src/render/table.rs), whose rows are
-// spaced by the square root of |grad f|.
+// spaced through a warp of |grad f| (the square root unless the flags say otherwise).
 fn classify(v: f32, g: f32) -> vec4<f32> {
     let size = vec2<f32>(textureDimensions(class_table));
+    let t = g * params.gradient_to_row.y;
+    var u = sqrt(t);
+    if (params.flags & FLAG_WARP_LINEAR) != 0u {
+        u = t;
+    } else if (params.flags & FLAG_WARP_LOG) != 0u {
+        u = log(1.0 + LOG_WARP_K * t) / log(1.0 + LOG_WARP_K);
+    }
     let position = vec2<f32>(
         v * params.value_to_column.x + params.value_to_column.y,
-        sqrt(g) * params.gradient_to_row.x,
+        u * params.gradient_to_row.x,
     );
     return textureSampleLevel(class_table, volume_sampler, (position + 0.5) / size, 0.0);
 }

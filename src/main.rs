@@ -265,10 +265,28 @@ impl RenderArgs {
         render.background = self.background.unwrap_or(render.background);
         render.sample_distance_mm = self.sample_distance.or(render.sample_distance_mm);
         render.blend = self.blend.unwrap_or(render.blend);
+        // Widgets are drawn on |grad f| by the definition stored with them: it is used unless
+        // --operator says otherwise.
+        let drawn_against = match (&scene.transfer_function, &scene.preset) {
+            (Some(tf), _) => tf.widgets().map(|t| t.gradient),
+            (None, Some(name)) => gradvol::tf::presets::preset(name, 1.0)
+                .ok()
+                .and_then(|tf| tf.widgets().map(|t| t.gradient)),
+            (None, None) => None,
+        };
         if let Some(op) = self.operator {
             render.gradient = op.operator(self.sigma_mm)?;
+            if let Some(theirs) = drawn_against.filter(|t| *t != render.gradient) {
+                eprintln!(
+                    "warning: the transfer function's widgets were drawn on |grad f| by {}; \
+                     rendering with {} as --operator says",
+                    theirs, render.gradient
+                );
+            }
         } else if self.sigma_mm.is_some() {
             bail!("--sigma-mm needs --operator gaussian");
+        } else if let Some(theirs) = drawn_against {
+            render.gradient = theirs;
         }
         render.shading = self.shading.or(render.shading);
         render.crop = self.crop.unwrap_or(render.crop);

@@ -187,6 +187,7 @@ impl TransferFunction {
             unit_distance_mm: 1.0,
             effective_range: None,
             interpolation: None,
+            tf2d: None,
         }
     }
 }

@@ -259,6 +259,7 @@ fn the_gradient_curve_alone_can_empty_blocks() {
         unit_distance_mm: 1.0,
         effective_range: None,
         interpolation: None,
+        tf2d: None,
     };
     let edges_only = TransferFunction {
         gradient_opacity: vec![[0.0, 0.0], [0.1, 0.0], [0.3, 1.0]],

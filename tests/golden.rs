@@ -140,6 +140,7 @@ fn sphere_scene() -> (Volume, TransferFunction, Camera) {
         unit_distance_mm: 1.0,
         effective_range: None,
         interpolation: None,
+        tf2d: None,
     };
     let camera = Camera {
         azimuth_deg: 25.0,

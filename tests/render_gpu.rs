@@ -28,6 +28,7 @@ fn flat_tf(alpha: f64, unit_distance_mm: f64) -> TransferFunction {
         unit_distance_mm,
         effective_range: None,
         interpolation: None,
+        tf2d: None,
     }
 }
 

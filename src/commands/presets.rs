@@ -17,10 +17,12 @@ pub fn run(show: Option<&str>) -> Result<()> {
             Origin::Gradvol => "gradvol",
             Origin::Slicer => "3D Slicer",
         };
-        let gradient = if tf.gradient_is_flat() {
-            ""
+        let gradient = if let Some(t) = tf.widgets() {
+            format!(", 2-D: {} widget(s) on value x |grad f|", t.widgets.len())
+        } else if tf.gradient_is_flat() {
+            String::new()
         } else {
-            ", gradient opacity"
+            ", gradient opacity".into()
         };
         println!("{name:28} {from}{gradient}");
     }

@@ -1,13 +1,13 @@
 //! Brick classification: which blocks the transfer function leaves empty.
 //!
-//! A block is empty when every sample in it gets zero opacity: when the scalar opacity is zero
-//! over its whole value range, or the gradient opacity is zero over its whole |grad f| range
-//! (their product is zero either way). Both are range queries on prefix counts of the
-//! classification table's columns and rows with non-zero alpha, so a classification is one pass
-//! over the blocks, a few milliseconds even for a volume of hundreds of millions of voxels, and
-//! it runs on every transfer-function edit. Conservative by construction: the entries on both
-//! sides of a range count (the sampler filters between them), widened by one more for
-//! rounding.
+//! A block is empty when every sample in it gets zero opacity: when the classification table
+//! is zero over the rectangle of its value range x its |grad f| range. That holds for 1-D
+//! curves (the scalar opacity zero over the values, or the gradient opacity over the |grad f|s)
+//! and for 2-D widgets alike, and it is one query of a summed-area table of the entries with
+//! positive alpha, so a classification is one pass over the blocks, a few milliseconds even
+//! for a volume of hundreds of millions of voxels, and it runs on every transfer-function
+//! edit. Conservative by construction: the entries on both sides of a range count (the sampler
+//! filters between them), widened by one more for rounding.
 
 use crate::gpu::{Gpu, GpuError, read_only_texture};
 use crate::render::bricks::BlockRanges;
@@ -15,30 +15,51 @@ use crate::render::layout::BrickLayout;
 use crate::render::quantise::Quantisation;
 use crate::render::table::ClassTable;
 
-/// Which entries along one axis of the table have positive alpha, for range queries.
+/// A summed-area table of the classification table's entries with positive alpha: whether
+/// any entry in a rectangle is visible is one lookup of four sums.
 #[derive(Debug)]
-struct Visible {
-    prefix: Vec<u32>,
+pub struct Visible {
+    columns: usize,
+    rows: usize,
+    /// (columns + 1) x (rows + 1) sums; sum[r][c] counts the entries above and left of (c, r).
+    sums: Vec<u32>,
 }
 
 impl Visible {
-    fn new(alphas: impl Iterator<Item = f32>) -> Visible {
-        let mut prefix = vec![0u32];
-        for a in alphas {
-            let seen = prefix[prefix.len() - 1] + u32::from(a > 0.0);
-            prefix.push(seen);
+    pub fn new(table: &ClassTable) -> Visible {
+        let (columns, rows) = (table.columns, table.rows);
+        let width = columns + 1;
+        let mut sums = vec![0u32; width * (rows + 1)];
+        for r in 0..rows {
+            let mut run = 0;
+            for c in 0..columns {
+                run += u32::from(table.entries[r * columns + c][3].to_f32() > 0.0);
+                sums[(r + 1) * width + c + 1] = sums[r * width + c + 1] + run;
+            }
         }
-        Visible { prefix }
+        Visible {
+            columns,
+            rows,
+            sums,
+        }
     }
 
-    /// Whether any entry between positions `a` and `b` (clamped to the axis) is visible.
-    fn any(&self, a: f32, b: f32) -> bool {
-        let last = self.prefix.len() - 2;
-        let clamp = |p: f32| p.clamp(0.0, last as f32);
-        let (a, b) = (clamp(a), clamp(b));
-        let first = (a.min(b).floor() as usize).saturating_sub(1);
-        let end = (a.max(b).ceil() as usize + 1).min(last);
-        self.prefix[end + 1] > self.prefix[first]
+    /// Whether any entry between column positions `c` and row positions `r` (each a pair in
+    /// either order, clamped to the table) is visible. The entries on both sides of a
+    /// position count (the sampler filters between them), widened by one more for rounding.
+    pub fn any(&self, c: [f32; 2], r: [f32; 2]) -> bool {
+        let span = |[a, b]: [f32; 2], n: usize| {
+            let last = (n - 1) as f32;
+            let (a, b) = (a.clamp(0.0, last), b.clamp(0.0, last));
+            let first = (a.min(b).floor() as usize).saturating_sub(1);
+            let end = (a.max(b).ceil() as usize + 1).min(n - 1);
+            (first, end + 1)
+        };
+        let (c0, c1) = span(c, self.columns);
+        let (r0, r1) = span(r, self.rows);
+        let w = self.columns + 1;
+        let at = |r: usize, c: usize| self.sums[r * w + c] as i64;
+        at(r1, c1) - at(r0, c1) - at(r1, c0) + at(r0, c0) > 0
     }
 }
 
@@ -59,17 +80,9 @@ pub fn classify(
     table: &ClassTable,
     q: &Quantisation,
 ) -> Classification {
-    let constant = if table.uses_gradient() {
-        1.0
-    } else {
-        table.gradient[0]
-    };
-    let columns = Visible::new(table.scalar.entries.iter().map(|e| e[3] * constant));
-    let rows = table
-        .uses_gradient()
-        .then(|| Visible::new(table.gradient.iter().copied()));
+    let visible = Visible::new(table);
     let [scale, offset] = table.value_mapping(q);
-    let row_scale = table.gradient_scale(q);
+    let rows = table.gradient_mapping(q);
     let occupancy: Vec<u8> = blocks
         .ranges
         .iter()
@@ -77,11 +90,9 @@ pub fn classify(
             if v0 > v1 {
                 return 0; // no voxel (cannot happen for a block of a real volume)
             }
-            let value = columns.any(v0 * scale + offset, v1 * scale + offset);
-            let gradient = rows
-                .as_ref()
-                .is_none_or(|r| r.any(g0.sqrt() * row_scale, g1.sqrt() * row_scale));
-            u8::from(value && gradient)
+            let columns = [v0 * scale + offset, v1 * scale + offset];
+            let rows = [table.row_of(g0, rows), table.row_of(g1, rows)];
+            u8::from(visible.any(columns, rows))
         })
         .collect();
     let blocks_empty = occupancy.iter().filter(|&&o| o == 0).count();

@@ -4,7 +4,7 @@
 //! sample distance changes.
 
 use crate::gpu::{Gpu, GpuError, read_only_texture};
-use crate::render::table::{ClassTable, ClassTableTexture, VALUE_ENTRIES};
+use crate::render::table::{ClassTable, ClassTableTexture, GRADIENT_ENTRIES, VALUE_ENTRIES};
 
 #[derive(Debug)]
 pub struct LutTextures {
@@ -26,12 +26,18 @@ impl LutTextures {
         Ok(LutTextures {
             scalar_view,
             scalar,
-            table: ClassTableTexture::new(gpu)?,
+            table: ClassTableTexture::new(gpu, [VALUE_ENTRIES, GRADIENT_ENTRIES])?,
         })
     }
 
-    /// Uploads a baked table: 4 MiB for the table, 32 KiB for the colour row.
-    pub fn write(&self, gpu: &Gpu, table: &ClassTable) {
+    /// Uploads a baked table (4 MiB for a 1-D table, 1 MiB for the default raster of widgets)
+    /// and the colour row (32 KiB). A table of another size gets a new texture first: then
+    /// the answer is `Ok(true)` and the bind groups that name the old one must be made again.
+    pub fn write(&mut self, gpu: &Gpu, table: &ClassTable) -> Result<bool, GpuError> {
+        let resized = self.table.size() != [table.columns, table.rows];
+        if resized {
+            self.table = ClassTableTexture::new(gpu, [table.columns, table.rows])?;
+        }
         gpu.queue.write_texture(
             self.scalar.as_image_copy(),
             bytemuck::cast_slice(&table.scalar.entries),
@@ -43,6 +49,7 @@ impl LutTextures {
             self.scalar.size(),
         );
         self.table.write(gpu, table);
+        Ok(resized)
     }
 
     pub fn bytes(&self) -> u64 {

@@ -12,12 +12,17 @@ use crate::render::quantise::Quantisation;
 use crate::render::table::ClassTable;
 use crate::scene::{Blend, RenderSettings};
 use crate::tf::TransferFunction;
+use crate::tf::tf2d::Warp;
 use crate::volume::{Space, Volume};
 
 pub const FLAG_SHADING: u32 = 1;
 pub const FLAG_JITTER: u32 = 4;
 pub const FLAG_TRANSPARENT: u32 = 8;
 pub const FLAG_SKIP_EMPTY: u32 = 16;
+/// The classification table's |grad f| rows are spaced linearly (else by the square root).
+pub const FLAG_WARP_LINEAR: u32 = 32;
+/// ... or by ln(1 + 100 t) / ln(101).
+pub const FLAG_WARP_LOG: u32 = 64;
 
 /// Upper bound on samples per ray, whatever the sample distance.
 pub const MAX_STEPS: u32 = 1 << 16;
@@ -139,8 +144,12 @@ pub struct Tile {
     pub offset: [u32; 2],
 }
 
-/// Whether the gradient-opacity curve needs |grad f| per sample, and if not, its constant value.
+/// Whether the gradient-opacity curve needs |grad f| per sample, and if not, its constant value
+/// (never for a function of widgets: they are drawn on |grad f|).
 pub fn gradient_use(tf: &TransferFunction) -> Option<f32> {
+    if tf.widgets().is_some() {
+        return None;
+    }
     let first = tf.gradient_opacity[0][1];
     tf.gradient_opacity
         .iter()
@@ -186,6 +195,11 @@ pub fn raymarch_params(
     if settings.skip_empty_space && settings.blend == Blend::Composite {
         flags |= FLAG_SKIP_EMPTY;
     }
+    flags |= match table.warp {
+        Warp::Linear => FLAG_WARP_LINEAR,
+        Warp::Sqrt => 0,
+        Warp::Log => FLAG_WARP_LOG,
+    };
     let f32x4 = |v: DVec3, w: f64| DVec4::new(v.x, v.y, v.z, w).as_vec4().to_array();
     let mat = |m: DMat4| m.as_mat4().to_cols_array_2d();
     let [b0, b1, b2] = settings.background;
@@ -204,8 +218,13 @@ pub fn raymarch_params(
         pool_scale: f32x4(1.0 / usize3(pool.pool_texels), 0.0),
         image_size: [w as f32, h as f32],
         tile_offset: tile.offset.map(|o| o as f32),
-        value_to_column: table.value_mapping(&pool.quantisation),
-        gradient_to_row: [table.gradient_scale(&pool.quantisation), 0.0],
+        // Projections colour by the one-row colour table; compositing reads the 2-D one.
+        value_to_column: if settings.blend == Blend::Composite {
+            table.value_mapping(&pool.quantisation)
+        } else {
+            table.scalar_mapping(&pool.quantisation)
+        },
+        gradient_to_row: table.gradient_mapping(&pool.quantisation),
         sample_distance_mm: sample_distance as f32,
         unit_distance_mm: tf.unit_distance_mm as f32,
         blend: match settings.blend {

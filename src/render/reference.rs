@@ -156,7 +156,7 @@ fn pixel(p: &RaymarchParams, field: Field, table: &ClassTable, x: u32, y: u32) -
     let [scale, offset] = p.value_to_column;
     let colour = |v: f32| Vec4::from_array(table.scalar.lookup_mapped(v, p.value_to_column));
     let classify = |v: f32, g: f32| {
-        Vec4::from_array(table.lookup(v * scale + offset, g.sqrt() * p.gradient_to_row[0]))
+        Vec4::from_array(table.lookup(v * scale + offset, table.row_of(g, p.gradient_to_row)))
     };
     let Some(r) = ray else {
         return finish(Vec4::ZERO);

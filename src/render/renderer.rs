@@ -463,8 +463,33 @@ impl Renderer {
 
     /// Uploads the table, re-classifies the blocks for it and uploads the occupancy.
     fn upload_and_classify(&mut self, gpu: &Gpu) {
-        self.luts.write(gpu, &self.table);
+        self.upload_table(gpu);
         self.classify_blocks(gpu);
+    }
+
+    /// Uploads the table; one of another size than the last gets a texture of its own and the
+    /// bind group is made again. Should that texture not fit on the device, the function is
+    /// drawn by its 1-D curves instead, with a warning.
+    fn upload_table(&mut self, gpu: &Gpu) {
+        let written = self.luts.write(gpu, &self.table).or_else(|e| {
+            eprintln!("warning: the 2-D transfer function's table: {e}; drawing its 1-D curves");
+            let mut curves = self.tf.clone();
+            curves.tf2d = None;
+            self.table = ClassTable::bake(&curves, &self.quantisation, self.table.ratio);
+            self.luts.write(gpu, &self.table)
+        });
+        if written.unwrap_or(false) {
+            self.bindings = self.pass.bind(
+                gpu,
+                &self.params,
+                VolumeViews {
+                    pool: &self.pool.view,
+                    page_table: &self.page_table.view,
+                    occupancy: &self.occupancy.view,
+                },
+                &self.luts,
+            );
+        }
     }
 
     /// The pool's texture, shared: a job fills slots through it without holding the renderer
@@ -515,7 +540,7 @@ impl Renderer {
         let old = std::mem::replace(&mut self.table, table);
         self.spare_tables.insert(0, old);
         self.spare_tables.truncate(SPARE_TABLES);
-        self.luts.write(gpu, &self.table);
+        self.upload_table(gpu);
     }
 
     pub fn geometry(&self) -> &Geometry {

@@ -6,8 +6,11 @@
 //! curves: it sees [`Lut`]s baked from them, so a TF edit costs a small texture upload.
 
 pub mod presets;
+pub mod tf2d;
 
 use serde::{Deserialize, Serialize};
+
+use tf2d::Tf2d;
 
 /// Entries in the baked colour / scalar-opacity table.
 pub const SCALAR_LUT_SIZE: usize = 2048;
@@ -34,6 +37,8 @@ pub enum TfError {
     BadShading(&'static str),
     #[error("unit_distance_mm must be a positive number, not {0}")]
     BadUnitDistance(f64),
+    #[error("{0}")]
+    Widgets(String),
 }
 
 /// Phong shading parameters, as in VTK's volume property.
@@ -96,6 +101,10 @@ pub struct TransferFunction {
     /// Kept from Slicer's preset files; only linear interpolation exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interpolation: Option<String>,
+    /// Widgets on the value x |grad f| plane (see [`tf2d`]); with any, they decide what is
+    /// drawn and the curves above are their base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tf2d: Option<Tf2d>,
 }
 
 fn flat_gradient() -> Vec<[f64; 2]> {
@@ -136,12 +145,16 @@ impl TransferFunction {
         if !(self.unit_distance_mm.is_finite() && self.unit_distance_mm > 0.0) {
             return Err(TfError::BadUnitDistance(self.unit_distance_mm));
         }
+        if let Some(t) = &self.tf2d {
+            t.validate().map_err(TfError::Widgets)?;
+        }
         Ok(())
     }
 
-    /// True when gradient opacity has no effect: every point has alpha 1.
+    /// True when gradient opacity has no effect: every point has alpha 1 and no widget is
+    /// drawn on |grad f|.
     pub fn gradient_is_flat(&self) -> bool {
-        self.gradient_opacity.iter().all(|p| p[1] == 1.0)
+        self.widgets().is_none() && self.gradient_opacity.iter().all(|p| p[1] == 1.0)
     }
 
     /// The colour and scalar opacity at `value`: `[r, g, b, alpha]`.
@@ -151,9 +164,8 @@ impl TransferFunction {
         [r, g, b, alpha]
     }
 
-    /// Whether the scalar opacity is zero over all of `[a, b]`: every sample whose value lies
-    /// there is transparent, whatever its |grad f|.
-    pub fn transparent_over(&self, [a, b]: [f64; 2]) -> bool {
+    /// Whether the scalar opacity is zero over all of `[a, b]`.
+    pub fn scalar_transparent_over(&self, [a, b]: [f64; 2]) -> bool {
         let zero = |v: f64| piecewise(&self.scalar_opacity, v, |p| p[1]) == 0.0;
         zero(a)
             && zero(b)
@@ -336,6 +348,7 @@ mod tests {
             unit_distance_mm: 1.0,
             effective_range: None,
             interpolation: None,
+            tf2d: None,
         }
     }
 

@@ -48,12 +48,13 @@ pub fn pick(
             for k in 0..steps {
                 let q = sample(k);
                 let v = value_at(q);
-                let mut alpha = tf.scalar_rgba(v as f64)[3];
+                let alpha = if tf.gradient_is_flat() {
+                    tf.scalar_rgba(v as f64)[3]
+                } else {
+                    tf.rgba_at(v as f64, gradient_at(q) as f64)[3]
+                };
                 if alpha <= 0.0 {
                     continue;
-                }
-                if !tf.gradient_is_flat() {
-                    alpha *= tf.gradient_alpha(gradient_at(q) as f64);
                 }
                 let a = 1.0 - (1.0 - alpha.min(1.0)).powf(ds as f64 / tf.unit_distance_mm);
                 acc += (1.0 - acc) * a;
