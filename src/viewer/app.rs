@@ -236,7 +236,17 @@ impl Viewer {
                     self.status = message;
                 }
             }
-            Action::Operator(op) => self.start_gradient(op),
+            Action::Operator(op) => {
+                // The widgets now read |grad f| by the operator chosen.
+                let mut tf = self.doc.tf();
+                if let Some(t) = tf.tf2d.as_mut().filter(|t| !t.widgets.is_empty()) {
+                    t.gradient = op;
+                    if self.doc.set_tf(tf, true) {
+                        self.frames.set_tf(self.doc.tf());
+                    }
+                }
+                self.start_gradient(op);
+            }
             Action::ScreenshotDialog => self.panels.export.open = true,
             Action::Screenshot {
                 path,
@@ -253,9 +263,18 @@ impl Viewer {
     }
 
     fn set_tf(&mut self, tf: crate::tf::TransferFunction, record: bool) {
+        // Widgets are drawn on |grad f| by the operator stored with them.
+        let wanted = tf.widgets().map(|t| t.gradient);
         if self.doc.set_tf(tf, record) {
             self.frames.set_tf(self.doc.tf());
             self.changed_at = Some(Instant::now());
+        }
+        let current = self.doc.shown.as_ref().map(|s| s.analysis.report.operator);
+        if let (Some(wanted), Some(current)) = (wanted, current)
+            && wanted != current
+        {
+            self.status = format!("the widgets were drawn on |grad f| by {wanted}: computing it");
+            self.start_gradient(wanted);
         }
     }
 

@@ -47,6 +47,8 @@ pub enum Step {
         by: [f32; 2],
         ms: u64,
     },
+    /// Apply a preset by name (as the Preset menu does).
+    Preset(String),
     /// Press and release a key ("Escape", "Z" with `command` for undo, ...).
     Key {
         key: String,
@@ -67,6 +69,9 @@ impl Script {
         for step in &script.steps {
             if let Step::DragPoint { curve, .. } = step {
                 point(curve, 0)?;
+            }
+            if let Step::Preset(name) = step {
+                crate::tf::presets::preset(name, 1.0)?;
             }
             if let Step::Key { key, .. } = step {
                 Key::from_name(key).ok_or_else(|| format!("unknown key {key:?}"))?;
@@ -115,6 +120,7 @@ struct Dragging {
 #[derive(Debug, PartialEq)]
 pub enum Request {
     Open(PathBuf),
+    Preset(String),
 }
 
 /// The running script.
@@ -173,6 +179,10 @@ impl Runner {
             Step::Open(path) => {
                 self.steps.pop_front();
                 Ok(Some(Request::Open(path)))
+            }
+            Step::Preset(name) => {
+                self.steps.pop_front();
+                Ok(Some(Request::Preset(name)))
             }
             Step::WaitUntilReady => {
                 if now.ready {

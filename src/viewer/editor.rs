@@ -177,6 +177,14 @@ impl TfEditor {
             self.selected = None;
         }
 
+        self.track(ui, before, tf);
+        *tf != entry
+    }
+
+    /// Puts an edit on the undo history: `before` is the function before this frame's changes
+    /// (a chart's, or the 2-D editor's); a drag's changes make one step, recorded when the
+    /// pointer is released.
+    pub fn track(&mut self, ui: &Ui, before: TransferFunction, tf: &TransferFunction) {
         if *tf != before && self.pending.is_none() {
             self.pending = Some(before);
         }
@@ -188,7 +196,6 @@ impl TfEditor {
             self.undo.push(start);
             self.redo.clear();
         }
-        *tf != entry
     }
 
     fn history_keys(&mut self, ui: &mut Ui, tf: &mut TransferFunction) {

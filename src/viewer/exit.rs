@@ -88,6 +88,7 @@ impl Viewer {
                 raw: None,
                 level: None,
             })),
+            Ok(Some(Request::Preset(name))) => self.apply(Action::Preset(name)),
             Ok(None) => {}
             Err(e) => {
                 eprintln!("gradvol: the script failed: {e}");

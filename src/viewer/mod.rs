@@ -32,6 +32,7 @@ pub mod frames;
 pub mod jobs;
 pub mod panels;
 pub mod pick;
+pub mod plane;
 pub mod points;
 pub mod session;
 pub mod settings;

@@ -4,13 +4,14 @@
 
 use std::path::PathBuf;
 
-use egui::{Color32, ColorImage, Sense, TextureOptions, Ui, vec2};
+use egui::Ui;
 
 use crate::camera::{Camera, View};
 use crate::gradient::Operator;
 use crate::tf::{TransferFunction, presets};
 use crate::viewer::document::{Document, Source};
-use crate::viewer::viewport::{Texture, Viewport};
+use crate::viewer::plane::{PlaneData, PlaneEditor};
+use crate::viewer::viewport::Viewport;
 
 /// What the user asked for, applied by the app to the document.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,8 +51,8 @@ pub enum Action {
 /// The panels' own state.
 #[derive(Debug)]
 pub struct Panels {
-    /// The joint-histogram image and the (volume, TF) generations it shows.
-    joint: Option<(Texture, (u64, u64))>,
+    /// The 2-D transfer-function editor on the joint histogram.
+    pub plane: PlaneEditor,
     /// Sigma typed in the settings before it is applied.
     pub sigma_mm: f64,
     pub export: crate::viewer::settings::ExportDialog,
@@ -60,7 +61,7 @@ pub struct Panels {
 impl Default for Panels {
     fn default() -> Self {
         Panels {
-            joint: None,
+            plane: PlaneEditor::default(),
             sigma_mm: 1.0,
             export: Default::default(),
         }
@@ -188,65 +189,39 @@ impl Panels {
         };
         let chart = &mut shown.analysis.chart;
         chart.hover = hover;
-        if doc.editor.ui(ui, &mut tf, chart) {
+        let entry = tf.clone();
+        doc.editor.ui(ui, &mut tf, chart);
+        ui.separator();
+        egui::CollapsingHeader::new("2-D transfer function on value x |grad f|")
+            .default_open(true)
+            .show(ui, |ui| {
+                let before = tf.clone();
+                let stats = &shown.analysis.stats;
+                let j = &stats.joint_histogram;
+                let data = PlaneData {
+                    counts: &j.counts,
+                    bins: j.bins,
+                    value_range: j.value_range,
+                    gradient_top: j.gradient_range[1],
+                    unit: &shown.analysis.chart.unit,
+                    hover,
+                    operator: shown.analysis.report.operator,
+                    boundaries: stats
+                        .boundary_emphasis
+                        .as_ref()
+                        .map(|b| (&b.table[..], &b.scalar_opacity[..])),
+                    generation: doc.volume_generation,
+                };
+                self.plane.ui(ui, &mut tf, &data);
+                doc.editor.track(ui, before, &tf);
+            });
+        if tf != entry {
             actions.push(Action::Tf { tf, record: false });
         }
-        ui.separator();
-        egui::CollapsingHeader::new("Value x |grad f| histogram")
-            .default_open(true)
-            .show(ui, |ui| self.joint_view(ui, doc, viewport));
         egui::CollapsingHeader::new("Render settings")
             .default_open(true)
             .show(ui, |ui| self.settings(ui, doc, viewport, actions));
         egui::CollapsingHeader::new("Gradient statistics").show(ui, |ui| statistics(ui, doc));
-    }
-
-    /// The joint histogram (log grey) with what the transfer functions keep drawn over it: each
-    /// cell tinted by the TF's colour times alpha_scalar(value) x alpha_gradient(|grad f|).
-    fn joint_view(&mut self, ui: &mut Ui, doc: &Document, viewport: &Viewport) {
-        let Some(shown) = &doc.shown else {
-            return;
-        };
-        let generations = (doc.volume_generation, doc.tf_generation);
-        if !matches!(&self.joint, Some((_, g)) if *g == generations) {
-            let image = joint_image(doc);
-            let texture = ui
-                .ctx()
-                .load_texture("joint-histogram", image, TextureOptions::NEAREST);
-            self.joint = Some((Texture(texture), generations));
-        }
-        let Some((texture, ..)) = &self.joint else {
-            return;
-        };
-        let width = ui.available_width().min(400.0);
-        let (rect, response) = ui.allocate_exact_size(vec2(width, 180.0), Sense::hover());
-        let painter = ui.painter_at(rect);
-        painter.image(
-            texture.0.id(),
-            rect,
-            egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
-            Color32::WHITE,
-        );
-        let j = &shown.analysis.stats.joint_histogram;
-        if let Some(p) = viewport.hover {
-            let tx = ((p.value - j.value_range[0]) / (j.value_range[1] - j.value_range[0])) as f32;
-            let ty = (p.gradient / j.gradient_range[1].max(1e-12)) as f32;
-            let at = egui::pos2(
-                rect.left() + tx.clamp(0.0, 1.0) * rect.width(),
-                rect.bottom() - ty.clamp(0.0, 1.0) * rect.height(),
-            );
-            painter.circle_stroke(
-                at,
-                5.0,
-                egui::Stroke::new(2.0, Color32::from_rgb(255, 200, 0)),
-            );
-        }
-        let unit = &shown.analysis.chart.unit;
-        response.on_hover_text(format!(
-            "x: value {:.0}..{:.0} {unit}; y: |grad f| 0..{:.3} {unit}/mm (99.9th percentile); \
-             grey: log count; colour: what the transfer functions keep",
-            j.value_range[0], j.value_range[1], j.gradient_range[1]
-        ));
     }
 }
 
@@ -271,39 +246,12 @@ fn statistics(ui: &mut Ui, doc: &Document) {
     ));
 }
 
-fn joint_image(doc: &Document) -> ColorImage {
-    let shown = doc.shown.as_ref().expect("a volume");
-    let j = &shown.analysis.stats.joint_histogram;
-    let n = j.bins;
-    let tf = doc.tf();
-    let [v0, v1] = j.value_range;
-    let g1 = j.gradient_range[1];
-    let columns: Vec<[f64; 4]> = (0..n)
-        .map(|v| tf.scalar_rgba(v0 + (v1 - v0) * (v as f64 + 0.5) / n as f64))
-        .collect();
-    let rows: Vec<f64> = (0..n)
-        .map(|g| tf.gradient_alpha(g1 * (g as f64 + 0.5) / n as f64))
-        .collect();
-    let mut pixels = Vec::with_capacity(n * n);
-    for row in 0..n {
-        let g = n - 1 - row;
-        for (v, c) in columns.iter().enumerate() {
-            let grey = shown.analysis.joint_grey[g * n + v] as f64;
-            let keep = (c[3] * rows[g]).clamp(0.0, 1.0).sqrt();
-            let mix = |k: usize| {
-                let base = 0.15 + 0.85 * grey;
-                ((base * (1.0 - keep) + c[k] * keep * (0.35 + 0.65 * grey)) * 255.0) as u8
-            };
-            pixels.push(Color32::from_rgb(mix(0), mix(1), mix(2)));
-        }
-    }
-    ColorImage::new([n, n], pixels)
-}
-
 const HELP: &str = "\
 Left drag: orbit.  Shift+drag or middle drag: pan.  Wheel: zoom.  Double-click: reset.
 Charts: drag a point (endpoints too), double-click to add one, right-click or Delete to remove
 it, type exact values under the charts.  Ctrl+Z / Ctrl+Shift+Z: undo / redo.
+2-D chart (value x |grad f|): drag on empty space to add a widget of the chosen kind, drag a
+widget to move it or its corner handle to size it, right-click deletes, numbers underneath.
 Escape cancels the background work (opening, |grad f|, a screenshot).
 
 While you drag, the viewport draws previews sized to the frame budget (Render settings); when
