@@ -487,3 +487,63 @@ fn a_converted_store_is_refined_brick_by_brick_into_the_first_stages_renderer() 
         [6.0, 1e-4],
     );
 }
+
+#[test]
+fn widgets_drawn_against_another_operator_bring_their_gradient_along() {
+    use gradvol::tf::tf2d::{Shape, Tf2d, Widget};
+    let mut h = viewer();
+    let shown = h.state().doc.shown.as_ref().unwrap();
+    assert_eq!(shown.analysis.report.operator, Operator::Central);
+    let [lo, hi] = shown.volume.range;
+    let mut tf = h.state().doc.tf();
+    tf.tf2d = Some(Tf2d {
+        gradient: Operator::Sobel,
+        widgets: vec![Widget::new(Shape::Box {
+            value: [lo, hi],
+            gradient: [0.0, 1e9],
+            falloff: [0.0, 0.0],
+        })],
+        ..Tf2d::default()
+    });
+    h.state_mut().apply(Action::Tf {
+        tf: tf.clone(),
+        record: true,
+    });
+    let job = h
+        .state()
+        .volume_job
+        .as_ref()
+        .expect("|grad f| by Sobel started");
+    assert_eq!(job.title, "|grad f| by sobel");
+    let started = job.started;
+    // An edit while it runs (a widget moved) does not start it again.
+    let mut moved = tf.clone();
+    moved.tf2d.as_mut().unwrap().widgets[0]
+        .shape
+        .translate(1.0, 0.0);
+    h.state_mut().apply(Action::Tf {
+        tf: moved.clone(),
+        record: false,
+    });
+    assert_eq!(h.state().volume_job.as_ref().unwrap().started, started);
+    settle(&mut h);
+    let v = h.state();
+    assert_eq!(
+        v.doc.shown.as_ref().unwrap().analysis.report.operator,
+        Operator::Sobel
+    );
+    assert_eq!(v.doc.tf(), moved, "the edit made during the job is kept");
+    // Choosing an operator re-labels the widgets with it.
+    h.state_mut().apply(Action::Operator(Operator::Central));
+    settle(&mut h);
+    let v = h.state();
+    assert_eq!(
+        v.doc.tf().tf2d.unwrap().gradient,
+        Operator::Central,
+        "the widgets read |grad f| by the operator chosen"
+    );
+    assert_eq!(
+        v.doc.shown.as_ref().unwrap().analysis.report.operator,
+        Operator::Central
+    );
+}

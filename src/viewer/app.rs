@@ -66,6 +66,8 @@ pub struct Viewer {
     pub(crate) frames: Frames,
     /// Opening, reloading, recomputing |grad f|: a new one replaces the old.
     pub volume_job: Option<Job<Opened>>,
+    /// The operator the last |grad f| job was started for.
+    pub(crate) gradient_for: Option<crate::gradient::Operator>,
     /// A screenshot being written.
     pub export_job: Option<Job<f64>>,
     /// A streamed store's view being refined, and how long the view has rested.
@@ -151,6 +153,7 @@ impl Viewer {
             panels: Panels::default(),
             frames,
             volume_job: None,
+            gradient_for: None,
             export_job: None,
             refinement: Default::default(),
             budgets: options.budgets,
@@ -270,8 +273,11 @@ impl Viewer {
             self.changed_at = Some(Instant::now());
         }
         let current = self.doc.shown.as_ref().map(|s| s.analysis.report.operator);
+        // Not again while that job runs: edits during it would restart it.
+        let running = self.volume_job.is_some() && self.gradient_for == wanted;
         if let (Some(wanted), Some(current)) = (wanted, current)
             && wanted != current
+            && !running
         {
             self.status = format!("the widgets were drawn on |grad f| by {wanted}: computing it");
             self.start_gradient(wanted);

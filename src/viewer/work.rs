@@ -32,6 +32,7 @@ impl Viewer {
         template: Option<Scene>,
         keep_history: bool,
     ) {
+        self.gradient_for = None;
         let gpu = self.frames.gpu.clone();
         let render = self.doc.scene.render.clone();
         let budgets = self.budgets;
@@ -82,6 +83,7 @@ impl Viewer {
         let gpu = self.frames.gpu.clone();
         let mut scene = self.doc.scene.clone();
         let tf = self.doc.tf();
+        self.gradient_for = Some(operator);
         let title = format!("|grad f| by {}", operator.name());
         let job = Job::spawn(title, move |p: &Progress| {
             scene.render.gradient = operator;
