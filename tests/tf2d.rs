@@ -614,3 +614,42 @@ fn the_boundary_suggestion_puts_a_triangle_on_the_spheres_arch() {
     assert_eq!(tf.rgba_at(0.0, 1.0)[3], 0.0);
     assert_eq!(tf.rgba_at(1000.0, 1.0)[3], 0.0);
 }
+
+#[test]
+fn the_joint_histogram_binned_on_a_warped_axis_gives_each_chart_row_its_own_bin() {
+    use gradvol::gradient::stats::joint_histogram_on;
+    let sphere = Sphere::standard();
+    let volume = sphere.volume();
+    let gradient = cpu::gradient_magnitude(&volume, Operator::Central);
+    let stats = GradientStats::compute(&volume, &gradient);
+    let top = stats.joint_histogram.gradient_range[1];
+    let n = stats.joint_histogram.bins;
+    let linear = joint_histogram_on(&volume, &gradient, top, |g| g / top);
+    assert_eq!(linear.counts, stats.joint_histogram.counts);
+    let [lo, hi] = volume.range;
+    let low_rows = |counts: &[u64], warp: Warp| {
+        (0..n)
+            .filter(|&r| warp.inverse((r as f64 + 1.0) / n as f64) * top <= top / 16.0)
+            .filter(|&r| counts[r * n..(r + 1) * n].iter().any(|&c| c > 0))
+            .count()
+    };
+    for warp in [Warp::Sqrt, Warp::Log] {
+        let h = joint_histogram_on(&volume, &gradient, top, |g| warp.forward(g / top));
+        let mut want = vec![0u64; n * n];
+        for (i, &g) in gradient.iter().enumerate() {
+            let v = volume.data.get_f64(i);
+            let bin = |x: f64| ((x * n as f64) as isize).clamp(0, n as isize - 1) as usize;
+            want[bin(warp.forward(g as f64 / top)) * n + bin((v - lo) / (hi - lo))] += 1;
+        }
+        assert_eq!(h.counts, want, "{warp:?}");
+        // The small |grad f| of most voxels gets many rows on this axis, few on the linear one.
+        let (warped, plain) = (
+            low_rows(&h.counts, warp),
+            low_rows(&linear.counts, Warp::Linear),
+        );
+        assert!(
+            warped >= 3 * plain,
+            "{warp:?}: {warped} rows below top/16 against {plain}"
+        );
+    }
+}

@@ -268,6 +268,19 @@ fn log_counts(gradient: &[f32], edges: &[f64]) -> Vec<u64> {
 }
 
 fn joint_histogram(volume: &Volume, gradient: &[f32], gradient_top: f64) -> JointHistogram {
+    joint_histogram_on(volume, gradient, gradient_top, |g| g / gradient_top)
+}
+
+/// The joint histogram with its |grad f| bins equal on another axis: `position` maps |grad f|
+/// to 0..1 along it (`g / gradient_top` for the linear axis of [`GradientStats`]; the 2-D
+/// editor's square-root and log axes bin through their warp, so that every row of the chart
+/// is a bin of its own).
+pub fn joint_histogram_on(
+    volume: &Volume,
+    gradient: &[f32],
+    gradient_top: f64,
+    position: impl Fn(f64) -> f64 + Sync,
+) -> JointHistogram {
     let [vlo, vhi] = volume.range;
     let slab = volume.dims[0] * volume.dims[1];
     let counts = gradient
@@ -282,7 +295,7 @@ fn joint_histogram(volume: &Volume, gradient: &[f32], gradient_top: f64) -> Join
                         continue;
                     }
                     let vb = linear_bin(value, vlo, vhi, JOINT_BINS);
-                    let gb = linear_bin(g as f64, 0.0, gradient_top, JOINT_BINS);
+                    let gb = linear_bin(position(g as f64), 0.0, 1.0, JOINT_BINS);
                     h[gb * JOINT_BINS + vb] += 1;
                 }
                 h

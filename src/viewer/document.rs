@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::gpu::Gpu;
-use crate::gradient::stats::GradientStats;
+use crate::gradient::stats::{GradientStats, JointHistogram, joint_histogram_on};
 use crate::gradient::{Operator, cpu};
 use crate::render::params::{Geometry, PoolParams, RaymarchParams, Tile, raymarch_params};
 use crate::render::renderer::{GradientReport, Renderer, fit_to_device};
 use crate::render::table::ClassTable;
 use crate::scene::{RenderSettings, Scene};
 use crate::tf::TransferFunction;
+use crate::tf::tf2d::Warp;
 use crate::viewer::editor::{ChartData, Histogram, TfEditor};
 use crate::viewer::jobs::Progress;
 use crate::viewer::stream::{STAND_IN_VOXELS, STREAM_ABOVE_VOXELS, Streaming};
@@ -39,6 +40,9 @@ pub struct Analysis {
     pub chart: ChartData,
     /// The 2-D histogram as log-scaled grey levels, before the TF overlay.
     pub joint_grey: Vec<f32>,
+    /// The joint histogram binned on the square-root and log |grad f| axes of the 2-D editor
+    /// (the linear one is `stats.joint_histogram`).
+    pub warped_joints: [JointHistogram; 2],
 }
 
 impl Analysis {
@@ -62,6 +66,9 @@ impl Analysis {
         };
         progress.step("statistics")?;
         let stats = GradientStats::compute(volume, &gradient);
+        let top = stats.joint_histogram.gradient_range[1];
+        let warped_joints = [Warp::Sqrt, Warp::Log]
+            .map(|w| joint_histogram_on(volume, &gradient, top, |g| w.forward(g / top)));
         let j = &stats.joint_histogram;
         let n = j.bins;
         let mut values = vec![0u64; n];
@@ -98,7 +105,19 @@ impl Analysis {
             stats,
             chart,
             joint_grey,
+            warped_joints,
         })
+    }
+}
+
+impl Analysis {
+    /// The joint histogram with its |grad f| bins equal on the `warp` axis.
+    pub fn joint(&self, warp: Warp) -> &JointHistogram {
+        match warp {
+            Warp::Linear => &self.stats.joint_histogram,
+            Warp::Sqrt => &self.warped_joints[0],
+            Warp::Log => &self.warped_joints[1],
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use egui::Ui;
 
 use crate::camera::{Camera, View};
 use crate::gradient::Operator;
+use crate::tf::tf2d::Warp;
 use crate::tf::{TransferFunction, presets};
 use crate::viewer::document::{Document, Source};
 use crate::viewer::plane::{PlaneData, PlaneEditor};
@@ -197,7 +198,8 @@ impl Panels {
             .show(ui, |ui| {
                 let before = tf.clone();
                 let stats = &shown.analysis.stats;
-                let j = &stats.joint_histogram;
+                let warp = tf.tf2d.as_ref().map_or(Warp::Sqrt, |t| t.gradient_axis);
+                let j = shown.analysis.joint(warp);
                 let data = PlaneData {
                     counts: &j.counts,
                     bins: j.bins,

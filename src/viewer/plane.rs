@@ -28,8 +28,8 @@ use crate::viewer::viewport::Texture;
 /// What the chart is drawn over.
 #[derive(Debug, Clone, Copy)]
 pub struct PlaneData<'a> {
-    /// Joint histogram counts, `bins` x `bins`, value fastest, |grad f| bins linear over
-    /// `[0, gradient_top]`.
+    /// Joint histogram counts, `bins` x `bins`, value fastest, |grad f| bins equal on the
+    /// chart's axis (the function's warp) over `[0, gradient_top]`.
     pub counts: &'a [u64],
     pub bins: usize,
     pub value_range: [f64; 2],
@@ -191,7 +191,7 @@ impl PlaneEditor {
                 let n = data.bins;
                 let column = (((v - axes.values[0]) / (axes.values[1] - axes.values[0])) * n as f64)
                     as usize;
-                let row = ((g / axes.gradient_top) * n as f64) as usize;
+                let row = (warp.forward(g / axes.gradient_top) * n as f64) as usize;
                 let count = data
                     .counts
                     .get(row.min(n - 1) * n + column.min(n - 1))
@@ -656,7 +656,7 @@ fn plane_image(tf: &TransferFunction, data: &PlaneData, warp: Warp) -> ColorImag
     for y in 0..height {
         let u = 1.0 - (y as f64 + 0.5) / height as f64;
         let g = data.gradient_top * warp.inverse(u);
-        let row = ((g / data.gradient_top * n as f64) as usize).min(n - 1);
+        let row = ((u * n as f64) as usize).min(n - 1);
         for x in 0..width {
             let v = v0 + (v1 - v0) * (x as f64 + 0.5) / width as f64;
             let count = data.counts.get(row * n + x).copied().unwrap_or(0) as f64;
