@@ -5,7 +5,8 @@ use glam::{DMat4, DVec3, DVec4};
 use serde::{Deserialize, Serialize};
 
 /// The six standard views, named by where the camera stands (as in 3D Slicer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum View {
     #[default]

@@ -32,5 +32,6 @@ pub mod png_io;
 pub mod render;
 pub mod scene;
 pub mod tf;
+#[cfg(feature = "viewer")]
 pub mod viewer;
 pub mod volume;

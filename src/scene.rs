@@ -20,7 +20,8 @@ pub const MAX_IMAGE_SIDE: u32 = 65535;
 pub const MAX_ACCUMULATE: u32 = 256;
 
 /// How samples along a ray combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Blend {
     /// Front-to-back compositing with colour, scalar and gradient opacity.

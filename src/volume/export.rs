@@ -9,7 +9,7 @@ use std::path::Path;
 
 use glam::DMat3;
 
-use super::{Space, Volume};
+use super::{Space, Volume, VoxelData};
 use crate::atomic::write_atomically;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,59 @@ pub enum ExportError {
 pub fn write_float_volume(
     path: &Path,
     values: &[f32],
+    grid: &Volume,
+    description: &str,
+) -> Result<(), ExportError> {
+    write_typed(path, values, grid, description)
+}
+
+/// Writes `data` in its own voxel type with `grid`'s dimensions and geometry: what
+/// `gradvol.save` does with an array from Python.
+pub fn write_volume(
+    path: &Path,
+    data: &VoxelData,
+    grid: &Volume,
+    description: &str,
+) -> Result<(), ExportError> {
+    match data {
+        VoxelData::Int8(v) => write_typed(path, v, grid, description),
+        VoxelData::Uint8(v) => write_typed(path, v, grid, description),
+        VoxelData::Int16(v) => write_typed(path, v, grid, description),
+        VoxelData::Uint16(v) => write_typed(path, v, grid, description),
+        VoxelData::Int32(v) => write_typed(path, v, grid, description),
+        VoxelData::Uint32(v) => write_typed(path, v, grid, description),
+        VoxelData::Float(v) => write_typed(path, v, grid, description),
+        VoxelData::Double(v) => write_typed(path, v, grid, description),
+    }
+}
+
+/// A voxel type as NRRD and NIfTI-1 name it, and its little-endian bytes.
+trait FileType: Copy {
+    const NRRD: &'static str;
+    /// NIfTI-1 `datatype` code; `bitpix` is eight times the size.
+    const NIFTI: i16;
+    fn put_le(self, out: &mut Vec<u8>);
+}
+
+macro_rules! file_type {
+    ($($t:ty => $nrrd:literal, $nifti:literal);* $(;)?) => {$(
+        impl FileType for $t {
+            const NRRD: &'static str = $nrrd;
+            const NIFTI: i16 = $nifti;
+            fn put_le(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+        }
+    )*};
+}
+file_type! {
+    i8 => "int8", 256; u8 => "uint8", 2; i16 => "int16", 4; u16 => "uint16", 512;
+    i32 => "int32", 8; u32 => "uint32", 768; f32 => "float", 16; f64 => "double", 64;
+}
+
+fn write_typed<T: FileType>(
+    path: &Path,
+    values: &[T],
     grid: &Volume,
     description: &str,
 ) -> Result<(), ExportError> {
@@ -91,13 +144,20 @@ pub fn output_format(path: &Path) -> Result<OutputFormat, ExportError> {
     }
 }
 
-fn little_endian_bytes(values: &[f32]) -> impl Iterator<Item = [u8; 4]> + '_ {
-    values.iter().map(|v| v.to_le_bytes())
+/// Writes `values` little endian, a chunk at a time.
+fn write_le<T: FileType>(w: &mut dyn Write, values: &[T]) -> std::io::Result<()> {
+    let mut bytes = Vec::new();
+    for chunk in values.chunks(1 << 16) {
+        bytes.clear();
+        chunk.iter().for_each(|v| v.put_le(&mut bytes));
+        w.write_all(&bytes)?;
+    }
+    Ok(())
 }
 
-fn write_nrrd(
+fn write_nrrd<T: FileType>(
     w: &mut dyn Write,
-    values: &[f32],
+    values: &[T],
     grid: &Volume,
     description: &str,
 ) -> std::io::Result<()> {
@@ -110,29 +170,27 @@ fn write_nrrd(
     let [nx, ny, nz] = grid.dims;
     write!(
         w,
-        "NRRD0004\n# {}\ntype: float\ndimension: 3\nspace: {space}\nsizes: {nx} {ny} {nz}\n\
+        "NRRD0004\n# {}\ntype: {}\ndimension: 3\nspace: {space}\nsizes: {nx} {ny} {nz}\n\
          space directions: {} {} {}\nkinds: domain domain domain\nendian: little\n\
          encoding: gzip\nspace origin: {}\n\n",
         description.replace('\n', " "),
+        T::NRRD,
         col(m.x_axis),
         col(m.y_axis),
         col(m.z_axis),
         col(m.w_axis),
     )?;
     let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::fast());
-    for chunk in values.chunks(1 << 16) {
-        let bytes: Vec<u8> = little_endian_bytes(chunk).flatten().collect();
-        gz.write_all(&bytes)?;
-    }
+    write_le(&mut gz, values)?;
     gz.finish()?;
     Ok(())
 }
 
-/// NIfTI-1 float32, little endian, vox_offset 352; sform and (when the axes are orthogonal)
-/// qform both hold the grid in RAS.
-fn write_nifti(
+/// NIfTI-1 in the values' type, little endian, vox_offset 352; sform and (when the axes are
+/// orthogonal) qform both hold the grid in RAS.
+fn write_nifti<T: FileType>(
     w: &mut dyn Write,
-    values: &[f32],
+    values: &[T],
     grid: &Volume,
     description: &str,
 ) -> std::io::Result<()> {
@@ -144,8 +202,8 @@ fn write_nifti(
     for (k, d) in [3i16, nx, ny, nz, 1, 1, 1, 1].iter().enumerate() {
         put(40 + 2 * k, &d.to_le_bytes());
     }
-    put(70, &16i16.to_le_bytes()); // datatype: float32
-    put(72, &32i16.to_le_bytes()); // bitpix
+    put(70, &T::NIFTI.to_le_bytes()); // datatype
+    put(72, &(8 * std::mem::size_of::<T>() as i16).to_le_bytes()); // bitpix
     let (quatern, qfac, orthogonal) = quaternion_of(DMat3::from_mat4(ras), grid.spacing);
     let pixdim = [
         qfac,
@@ -184,11 +242,7 @@ fn write_nifti(
     }
     put(344, b"n+1\0");
     w.write_all(&h)?;
-    for chunk in values.chunks(1 << 16) {
-        let bytes: Vec<u8> = little_endian_bytes(chunk).flatten().collect();
-        w.write_all(&bytes)?;
-    }
-    Ok(())
+    write_le(w, values)
 }
 
 /// The qform quaternion (b, c, d) and qfac of a grid's linear part, as the NIfTI reference code

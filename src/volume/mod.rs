@@ -24,7 +24,7 @@ use glam::{DMat3, DMat4, DVec3, DVec4};
 use serde::Serialize;
 
 pub use error::{ErrorKind, LoadError};
-pub use export::{ExportError, OutputFormat, output_format, write_float_volume};
+pub use export::{ExportError, OutputFormat, output_format, write_float_volume, write_volume};
 pub use raw::RawSpec;
 pub use source::VolumeSource;
 pub use voxels::{DType, Decoded, Endian, Scalar, VoxelData, finite_range};

@@ -32,7 +32,8 @@ use crate::volume::{DType, Format, LoadOptions, Scalar, Space, Volume, VolumeSou
 pub const COARSEST_SIDE: usize = 256;
 
 /// The compression of every chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Codec {
     Zstd,
     Blosc,
