@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the Python package `gradvol` (python/) into a virtual environment and runs its pytest
+# suite: what `.ci/run` does after `cargo test`, and what a developer runs after changing it.
+#
+#   bash scripts/python-package.sh          # build, install, test
+#   bash scripts/python-package.sh --build  # build and install only
+#
+# The environment is <repo>/target/py-venv (git-ignored), with numpy and the references the
+# tests compare against (scipy, VTK, SimpleITK, nibabel; Pillow reads the CLI's PNGs). The
+# extension is built in cargo's dev profile, the one `cargo test` uses, so wgpu and the other
+# dependencies compiled for the tests are reused (`pip install ./python` alone builds an optimised release wheel from scratch).
+set -euo pipefail
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$repo_root/target/py-venv"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+wanted=(numpy scipy pytest vtk SimpleITK nibabel pillow "maturin>=1.9,<2")
+if ! { [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import numpy, scipy, pytest, vtk, SimpleITK, nibabel, PIL, maturin" 2>/dev/null; }; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "${wanted[@]}"
+fi
+export PATH="$venv/bin:$PATH"
+echo "== building the Python package (dev profile) into $venv"
+# maturin's PEP 517 backend takes extra build arguments from this variable.
+MATURIN_PEP517_ARGS="--profile dev" "$venv/bin/pip" install -q --no-build-isolation --force-reinstall --no-deps "$repo_root/python"
+[ "${1:-}" = "--build" ] && exit 0
+echo "== pytest python/tests"
+cd "$repo_root/python"
+# pytest exits 5 when it collects no test: that is a failure here too.
+"$venv/bin/python" -m pytest -q tests
