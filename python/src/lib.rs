@@ -127,7 +127,7 @@ impl<'a, T: Voxel> Grid<'a, T> {
 
     /// An owned core volume of the same voxels (a copy), on an axis-aligned grid at the origin
     /// unless `world_from_voxel` says where it lies.
-    fn to_volume(&self, world_from_voxel: Option<(DMat4, Space)>) -> Result<Volume, String> {
+    fn to_volume(&self, world_from_voxel: Option<(DMat4, Space)>) -> Result<Volume, Failure> {
         let data = T::into_data(self.values.to_vec());
         let (world, space) = world_from_voxel.unwrap_or((
             DMat4::from_diagonal(glam::DVec4::new(
@@ -149,7 +149,7 @@ impl<'a, T: Voxel> Grid<'a, T> {
             Decoded::scan(data),
             Format::Raw,
         )
-        .map_err(|e| e.to_string())
+        .map_err(|e| Failure::Input(e.to_string()))
     }
 
     /// `values` (one per voxel, x fastest) as an array shaped and ordered like the input.
@@ -167,7 +167,7 @@ static MODULE_PID: OnceLock<u32> = OnceLock::new();
 static CHILD_POOL: Mutex<Option<(u32, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
 
 /// Runs `work` on rayon's global pool, or in a forked child on a pool of its own.
-fn in_own_pool<R: Send>(work: impl FnOnce() -> R + Send) -> Result<R, String> {
+fn in_own_pool<R: Send>(work: impl FnOnce() -> R + Send) -> Result<R, Failure> {
     let pid = std::process::id();
     if MODULE_PID.get().is_none_or(|p| *p == pid) {
         return Ok(work());
@@ -179,7 +179,7 @@ fn in_own_pool<R: Send>(work: impl FnOnce() -> R + Send) -> Result<R, String> {
             _ => {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .build()
-                    .map_err(|e| format!("cannot start worker threads: {e}"))?;
+                    .map_err(|e| Failure::Machine(format!("cannot start worker threads: {e}")))?;
                 let pool = Arc::new(pool);
                 *slot = Some((pid, pool.clone()));
                 pool
@@ -191,7 +191,7 @@ fn in_own_pool<R: Send>(work: impl FnOnce() -> R + Send) -> Result<R, String> {
 
 /// Runs `work` (on this process's thread pool), turning a panic into an error message rather
 /// than a `PanicException` (which `except Exception` does not catch).
-fn guarded<R: Send>(work: impl FnOnce() -> Result<R, String> + Send) -> Result<R, String> {
+fn guarded<R: Send>(work: impl FnOnce() -> Result<R, Failure> + Send) -> Result<R, Failure> {
     match catch_unwind(AssertUnwindSafe(|| in_own_pool(work))) {
         Ok(Ok(result)) => result,
         Ok(Err(e)) => Err(e),
@@ -201,9 +201,30 @@ fn guarded<R: Send>(work: impl FnOnce() -> Result<R, String> + Send) -> Result<R
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown".into());
-            Err(format!(
+            Err(Failure::Machine(format!(
                 "internal error in gradvol (please report it): {what}"
-            ))
+            )))
+        }
+    }
+}
+
+/// Why a call failed; it decides the Python exception.
+#[derive(Debug)]
+enum Failure {
+    /// The caller's arguments or data: `ValueError`.
+    Input(String),
+    /// A file that cannot be read or written: `OSError`.
+    File(String),
+    /// The GPU, or gradvol itself: `RuntimeError`.
+    Machine(String),
+}
+
+impl From<Failure> for PyErr {
+    fn from(failure: Failure) -> PyErr {
+        match failure {
+            Failure::Input(m) => PyValueError::new_err(m),
+            Failure::File(m) => PyOSError::new_err(m),
+            Failure::Machine(m) => PyRuntimeError::new_err(m),
         }
     }
 }
@@ -255,19 +276,19 @@ static GPU_WORK: Mutex<()> = Mutex::new(());
 
 /// The shared device, or why there is none. After `fork()` a child gets an error instead of a
 /// device inherited in a broken state.
-fn shared_gpu() -> Result<Arc<Gpu>, String> {
+fn shared_gpu() -> Result<Arc<Gpu>, Failure> {
     let mut slot = GPU.lock().unwrap_or_else(|e| e.into_inner());
     let pid = std::process::id();
     match &*slot {
         Some((owner, gpu)) if *owner == pid => Ok(gpu.clone()),
-        Some(_) => Err(
+        Some(_) => Err(Failure::Machine(
             "gradvol opened the GPU before this process was forked, and a forked \
              child cannot use it: start workers with multiprocessing's 'spawn' method, or use \
              device='cpu' in the child"
                 .into(),
-        ),
+        )),
         None => {
-            let gpu = Arc::new(Gpu::new().map_err(|e| e.to_string())?);
+            let gpu = Arc::new(Gpu::new().map_err(|e| Failure::Machine(e.to_string()))?);
             *slot = Some((pid, gpu.clone()));
             Ok(gpu)
         }
@@ -296,9 +317,9 @@ fn gradient_of<T: Voxel>(
     grid: &Grid<T>,
     op: Operator,
     device: &str,
-) -> Result<(Vec<f32>, String), String> {
+) -> Result<(Vec<f32>, String), Failure> {
     if let Operator::Gaussian { sigma_mm } = op {
-        cpu::check_gaussian(grid.dims, grid.spacing, sigma_mm)?;
+        cpu::check_gaussian(grid.dims, grid.spacing, sigma_mm).map_err(Failure::Input)?;
     }
     let on_cpu = |why: String| {
         let values = cpu::gradient_of(&grid.values, grid.dims, grid.spacing, op);
@@ -311,21 +332,23 @@ fn gradient_of<T: Voxel>(
         "auto" if forked() => return on_cpu("; the GPU belongs to the parent process".into()),
         "auto" => match shared_gpu() {
             Ok(gpu) => gpu,
-            Err(e) => return on_cpu(format!("; no GPU: {e}")),
+            Err(Failure::Machine(e) | Failure::Input(e) | Failure::File(e)) => {
+                return on_cpu(format!("; no GPU: {e}"));
+            }
         },
         other => {
-            return Err(format!(
+            return Err(Failure::Input(format!(
                 "unknown device '{other}': use 'cpu', 'gpu' or 'auto'"
-            ));
+            )));
         }
     };
     let name = gpu.describe();
     if !GradientPass::supports(&gpu, op) {
         if device == "gpu" {
-            return Err(format!(
+            return Err(Failure::Machine(format!(
                 "the {} operator needs 3-D storage textures, which {name} lacks; use device='cpu'",
                 op.name()
-            ));
+            )));
         }
         return on_cpu(format!("; {name} lacks 3-D storage textures"));
     }
@@ -336,7 +359,7 @@ fn gradient_of<T: Voxel>(
     match gradient_on_gpu(&gpu, &volume, op) {
         Ok(values) => Ok((values, format!("gpu: {name}"))),
         Err(e) if device == "auto" => on_cpu(format!("; {e}")),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(Failure::Machine(e.to_string())),
     }
 }
 
@@ -368,26 +391,9 @@ fn gradient_magnitude<'py>(
                     Ok((grid.shaped(values), device))
                 })
             })
-            .map_err(value_or_runtime)?;
+            .map_err(PyErr::from)?;
         Ok((out.into_pyarray(py), device))
     })
-}
-
-/// Errors about the input are ValueError, the rest (GPU, internal) RuntimeError.
-fn value_or_runtime(message: String) -> PyErr {
-    let runtime = [
-        "GPU",
-        "adapter",
-        "device",
-        "gpu",
-        "internal error",
-        "forked",
-    ];
-    if runtime.iter().any(|w| message.contains(w)) && !message.starts_with("unknown device") {
-        runtime_error(message)
-    } else {
-        value_error(message)
-    }
 }
 
 /// The statistics of `gradvol gradient --stats` as JSON text: |grad f| percentiles, histograms,
@@ -425,7 +431,7 @@ fn gradient_stats(
                 Ok(json.to_string())
             })
         })
-        .map_err(value_or_runtime)
+        .map_err(PyErr::from)
     })
 }
 
@@ -448,15 +454,12 @@ fn load(
 )> {
     let volume = py
         .detach(|| {
-            guarded(|| volume::load(&path, &LoadOptions::default()).map_err(|e| e.to_string()))
+            guarded(|| {
+                volume::load(&path, &LoadOptions::default())
+                    .map_err(|e| Failure::File(e.to_string()))
+            })
         })
-        .map_err(|e| {
-            if e.starts_with("internal error") {
-                runtime_error(e)
-            } else {
-                PyOSError::new_err(e)
-            }
-        })?;
+        .map_err(PyErr::from)?;
     let [nx, ny, nz] = volume.dims;
     let shape = (nz, ny, nx);
     macro_rules! array {
@@ -533,19 +536,21 @@ fn save(
             guarded(|| {
                 let volume = located(view, world, space)?;
                 volume::write_volume(&path, &volume.data, &volume, description)
-                    .map_err(|e| error_chain(&e))
+                    .map_err(|e| Failure::File(error_chain(&e)))
             })
         })
-        .map_err(PyOSError::new_err)
+        .map_err(PyErr::from)
     })
 }
 
 /// A core volume (a copy of `view`) placed by `world`, the array-order affine: its columns are
 /// reordered to x, y, z, the axes in the order the voxels run in memory.
-fn located<T: Voxel>(view: ArrayView3<T>, world: DMat4, space: Space) -> Result<Volume, String> {
+fn located<T: Voxel>(view: ArrayView3<T>, world: DMat4, space: Space) -> Result<Volume, Failure> {
     let spacing = [world.x_axis, world.y_axis, world.z_axis].map(|c| c.truncate().length());
     if spacing.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-        return Err("the affine has an axis of zero length".into());
+        return Err(Failure::Input(
+            "the affine has an axis of zero length".into(),
+        ));
     }
     let grid = Grid::new(view, spacing);
     let xyz = if grid.fortran {
@@ -599,7 +604,7 @@ fn check_transfer_function(text: &str) -> PyResult<String> {
 #[pyfunction]
 fn adapter(py: Python<'_>) -> PyResult<String> {
     py.detach(|| guarded(|| shared_gpu().map(|g| g.describe())))
-        .map_err(runtime_error)
+        .map_err(PyErr::from)
 }
 
 /// A volume kept on the GPU for many renders: the brick pool, |grad f| and the tables stay
@@ -623,8 +628,10 @@ struct Rendered {
     note: Option<String>,
 }
 
-fn scene_tf(scene: &Scene, volume: &Volume) -> Result<TransferFunction, String> {
-    scene.transfer_function(Geometry::of(volume).mean_spacing(), volume.range)
+fn scene_tf(scene: &Scene, volume: &Volume) -> Result<TransferFunction, Failure> {
+    scene
+        .transfer_function(Geometry::of(volume).mean_spacing(), volume.range)
+        .map_err(Failure::Input)
 }
 
 #[pymethods]
@@ -662,14 +669,14 @@ impl NativeRenderer {
                         &scene.render,
                         RendererOptions::default(),
                     )
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| Failure::Machine(e.to_string()))?;
                     Ok(NativeRenderer {
                         gpu,
                         state: Mutex::new(Rendered { volume, renderer, note }),
                     })
                 })
             })
-            .map_err(value_or_runtime)
+            .map_err(PyErr::from)
         })
     }
 
@@ -681,7 +688,9 @@ impl NativeRenderer {
             .detach(|| {
                 guarded(|| {
                     if forked() {
-                        return Err(shared_gpu().err().unwrap_or_default());
+                        return Err(shared_gpu().err().unwrap_or(Failure::Machine(
+                            "the GPU belongs to the parent process".into(),
+                        )));
                     }
                     let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
                     let Rendered {
@@ -694,14 +703,14 @@ impl NativeRenderer {
                     }
                     renderer
                         .prepare(&self.gpu, volume, &scene.render)
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| Failure::Machine(e.to_string()))?;
                     let image = renderer
                         .render_image(&self.gpu, &scene.camera, &scene.render)
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| Failure::Machine(e.to_string()))?;
                     Ok((image.rgba, scene.render.size))
                 })
             })
-            .map_err(value_or_runtime)?;
+            .map_err(PyErr::from)?;
         let array = Array3::from_shape_vec((h as usize, w as usize, 4), rgba)
             .map_err(|e| runtime_error(e.to_string()))?;
         Ok(array.into_pyarray(py))

@@ -106,3 +106,21 @@ def test_apply_to_vtk_round_trips_through_a_real_volume_property():
     np.testing.assert_allclose(back.scalar_opacity, tf.scalar_opacity)
     np.testing.assert_allclose(back.color, tf.color)
     assert back.shading == pytest.approx(tf.shading)
+
+
+def test_suggested_points_go_into_a_volume_property_in_slicer_units():
+    import vtk
+
+    rng = np.random.default_rng(9)
+    f = ndi_smooth(rng.normal(size=(16, 30, 30)))
+    spacing = (3.0, 0.5, 0.5)
+    prop = vtk.vtkVolumeProperty()
+    prop.GetGradientOpacity().AddPoint(0.0, 1.0)
+    points = gv.suggest_gradient_opacity(f, spacing, units="slicer")
+    gv.set_gradient_opacity(prop, points)
+    go = prop.GetGradientOpacity()
+    assert go.GetSize() == len(points)
+    for x, a in points:
+        assert go.GetValue(x) == pytest.approx(a)
+    with pytest.raises(ValueError, match="finite"):
+        gv.set_gradient_opacity(prop, [[float("nan"), 1.0]])

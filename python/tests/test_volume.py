@@ -105,3 +105,31 @@ def test_napari_kwargs_put_voxels_at_their_lps_position(lung1):
     index = np.array([4.0, 6.0, 8.0, 1.0])
     lps = volume.affine_in("LPS") @ index
     np.testing.assert_allclose((affine @ index)[:3], lps[:3][::-1])
+
+
+def test_an_ome_zarr_store_loads_like_its_source(tmp_path, ch2, gradvol_cli):
+    import subprocess
+
+    store = tmp_path / "ch2.ome.zarr"
+    subprocess.run(
+        [str(gradvol_cli), "convert", str(ch2), "-o", str(store), "--levels", "1"],
+        capture_output=True,
+        check=True,
+    )
+    source, converted = gv.load(ch2), gv.load(store)
+    assert converted.format == "OME-Zarr"
+    np.testing.assert_array_equal(converted.data, source.data)
+    np.testing.assert_allclose(converted.affine_in("LPS"), source.affine_in("LPS"), atol=1e-4)
+
+
+def test_pyvista_image_data_puts_each_voxel_where_the_affine_does(lung1):
+    volume = gv.load(lung1)
+    small = gv.Volume(volume.data[:4, :5, :6].copy(), volume.spacing, volume.affine, volume.space)
+    grid = small.to_pyvista()
+    assert grid.dimensions == (6, 5, 4)
+    values = grid.point_data["values"]
+    for k, j, i in [(0, 0, 0), (3, 4, 5), (2, 1, 3)]:
+        point_id = i + 6 * (j + 5 * k)
+        assert values[point_id] == small.data[k, j, i]
+        expected = small.affine_in("LPS") @ np.array([k, j, i, 1.0])
+        np.testing.assert_allclose(grid.points[point_id], expected[:3], atol=1e-4)

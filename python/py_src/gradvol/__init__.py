@@ -13,7 +13,7 @@ Spacing is always given in the array's own axis order, as scipy's `sampling` is.
 from ._gradvol import __version__
 from ._gradient import GradientStats, gradient_magnitude, gradient_stats, suggest_gradient_opacity
 from ._render import Renderer, adapter, render
-from ._tf import TransferFunction
+from ._tf import TransferFunction, set_gradient_opacity
 from ._volume import Volume, load, save
 
 __all__ = [
@@ -28,5 +28,6 @@ __all__ = [
     "load",
     "render",
     "save",
+    "set_gradient_opacity",
     "suggest_gradient_opacity",
 ]

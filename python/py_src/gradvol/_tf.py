@@ -166,6 +166,19 @@ class TransferFunction:
         )
 
 
+def set_gradient_opacity(volume_property: Any, points: Any) -> None:
+    """Replaces the gradient-opacity points of a `vtkVolumeProperty` (Slicer's, pyvista's or
+    VTK's) with `points`, (n, 2) [x, opacity] already in VTK's units (for example
+    `suggest_gradient_opacity(..., units="slicer")`)."""
+    values = np.asarray(points, dtype=float).reshape(-1, 2)
+    if not np.all(np.isfinite(values)):
+        raise ValueError("gradient-opacity points must be finite")
+    function = volume_property.GetGradientOpacity()
+    function.RemoveAllPoints()
+    for x, a in values:
+        function.AddPoint(float(x), float(a))
+
+
 def _mean_spacing(spacing: Union[float, Sequence[float]]) -> float:
     try:
         values = [float(spacing)]  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ class Volume:
         affine: 4x4 matrix mapping array indices (i0, i1, i2, 1), in the array's axis order, to
             millimetres in `space`.
         space: "LPS" (DICOM, ITK, Slicer's files) or "RAS" (NIfTI).
-        format: the file format it came from ("nrrd", "nifti", ...), or "array".
+        format: the file format it came from ("NRRD", "NIfTI", "OME-Zarr", ...), or "array".
         notes: what the reader did that a user should know.
     """
 
