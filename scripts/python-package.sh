@@ -4,6 +4,7 @@
 #
 #   bash scripts/python-package.sh          # build, install, test
 #   bash scripts/python-package.sh --build  # build and install only
+#   bash scripts/python-package.sh --venv   # only make the environment (downloads)
 #
 # The environment is <repo>/target/py-venv (git-ignored), with numpy and the references the
 # tests compare against (scipy, VTK, SimpleITK, nibabel, pyvista; Pillow reads the CLI's PNGs;
@@ -20,6 +21,7 @@ if ! { [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import numpy, scipy, 
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q "${wanted[@]}"
 fi
+[ "${1:-}" = "--venv" ] && exit 0
 export PATH="$venv/bin:$PATH"
 echo "== building the Python package (dev profile) into $venv"
 # maturin's PEP 517 backend takes extra build arguments from this variable.
