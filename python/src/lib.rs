@@ -323,7 +323,8 @@ fn gradient_of<T: Voxel>(
     }
     let on_cpu = |why: String| {
         let values = cpu::gradient_of(&grid.values, grid.dims, grid.spacing, op);
-        let threads = gradvol_threads();
+        // The pool that ran it: rayon's global one, or a forked child's own.
+        let threads = rayon::current_num_threads();
         Ok((values, format!("cpu ({threads} threads){why}")))
     };
     let gpu = match device {
@@ -361,10 +362,6 @@ fn gradient_of<T: Voxel>(
         Err(e) if device == "auto" => on_cpu(format!("; {e}")),
         Err(e) => Err(Failure::Machine(e.to_string())),
     }
-}
-
-fn gradvol_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Gradient magnitude in data units per mm, float32, shaped and ordered like `image`; the
